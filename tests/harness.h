@@ -1,0 +1,55 @@
+/*
+ * Test helpers shared by every test area: a scratch directory, fixture
+ * copies, and the HTTP integration harness that starts quarryd on a free
+ * loopback port with a temporary registry and drives it with libcurl.
+ */
+#ifndef QUARRY_TEST_HARNESS_H
+#define QUARRY_TEST_HARNESS_H
+
+#include <jansson.h>
+
+void harness_global_init(void);
+void harness_global_cleanup(void);
+
+/* The run's scratch directory (removed at exit). Borrowed. */
+const char *harness_tmpdir(void);
+/* A fresh path under the scratch directory: "<tmp>/<prefix>-<n><suffix>". Caller frees. */
+char *harness_tmppath(const char *prefix, const char *suffix);
+/* Copies tests/fixtures/<relpath> to a fresh scratch path. Caller frees. */
+char *harness_copy_fixture(const char *relpath);
+
+struct harness_server;
+
+/*
+ * Starts quarryd with a temporary registry, listening on 127.0.0.1:<free>.
+ * `extra_args` (NULL-terminated, may be NULL) are appended to its command
+ * line; `env` (NULL-terminated "K=V", may be NULL) is added to its
+ * environment. Returns NULL (and logs why) if it did not come up.
+ */
+struct harness_server *harness_start(const char *const *extra_args, const char *const *env);
+/* SIGTERM, wait; returns quarryd's exit status (0 on a clean shutdown). */
+int harness_stop(struct harness_server *server);
+int harness_port(const struct harness_server *server);
+const char *harness_registry_path(const struct harness_server *server);
+/* The server's stderr so far (caller frees). */
+char *harness_log(const struct harness_server *server);
+
+struct harness_response {
+    long status;
+    char *body;         /* NUL-terminated */
+    size_t body_len;
+    json_t *json;       /* parsed body, or NULL */
+    char *content_type; /* or NULL */
+    char *request_id;   /* X-Request-Id, or NULL */
+};
+
+/*
+ * One request over loopback. `body` may be NULL (no body, no Content-Type);
+ * `headers` NULL-terminated "Name: value" lines, may be NULL. Returns 0 when
+ * a response arrived.
+ */
+int harness_request(struct harness_server *server, const char *method, const char *path,
+                    const char *body, const char *const *headers, struct harness_response *out);
+void harness_response_free(struct harness_response *response);
+
+#endif

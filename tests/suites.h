@@ -1,0 +1,17 @@
+/* Every test area registers its CUnit suites through one function here. */
+#ifndef QUARRY_TEST_SUITES_H
+#define QUARRY_TEST_SUITES_H
+
+#define QUARRY_TEST_AREAS(X)                                                                       \
+    X(log)                                                                                         \
+    X(loader)                                                                                      \
+    X(sqlite_driver)                                                                               \
+    X(postgres_driver)                                                                             \
+    X(mysql_driver)                                                                                \
+    X(mongodb_driver)
+
+#define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);
+QUARRY_TEST_AREAS(QUARRY_DECLARE_AREA)
+#undef QUARRY_DECLARE_AREA
+
+#endif
