@@ -47,8 +47,7 @@ const char *harness_tmpdir(void)
 char *harness_tmppath(const char *prefix, const char *suffix)
 {
     char *path = NULL;
-    if (asprintf(&path, "%s/%s-%u%s", scratch, prefix, ++scratch_counter, suffix ? suffix : "") <
-        0)
+    if (asprintf(&path, "%s/%s-%u%s", scratch, prefix, ++scratch_counter, suffix ? suffix : "") < 0)
         return NULL;
     return path;
 }
@@ -137,8 +136,8 @@ static int read_port_file(const char *path)
     return port;
 }
 
-static void exec_server(const char *const *extra_args, const char *const *env,
-                        const char *registry, const char *port_file, const char *log_path)
+static void exec_server(const char *const *extra_args, const char *const *env, const char *registry,
+                        const char *port_file, const char *log_path)
 {
     const char *argv[64];
     int argc = 0;

@@ -36,7 +36,7 @@ char *harness_log(const struct harness_server *server);
 
 struct harness_response {
     long status;
-    char *body;         /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t body_len;
     json_t *json;       /* parsed body, or NULL */
     char *content_type; /* or NULL */

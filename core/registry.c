@@ -1,0 +1,219 @@
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#define REGISTRY_BUSY_TIMEOUT_MS 5000
+
+struct registry {
+    sqlite3 *db;
+    char *path;
+};
+
+/*
+ * Numbered migrations: entry i brings the schema from version i to i + 1.
+ * Never edit one that has shipped; append a new one.
+ */
+static const char *const migrations[] = {
+    /* 1: connections, their captured tables and columns, jobs, API keys. */
+    "CREATE TABLE connections ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  database_type TEXT NOT NULL,"
+    "  url_masked TEXT NOT NULL,"
+    "  url_sealed BLOB NOT NULL," /* the full URL, encrypted */
+    "  agent_id TEXT,"
+    "  company_id TEXT,"
+    "  user_id TEXT,"
+    "  connection_params TEXT NOT NULL DEFAULT '{}'," /* secrets masked */
+    "  params_sealed BLOB,"                           /* the secret params, encrypted JSON */
+    "  schemas TEXT,"                                 /* JSON array, or NULL for the default */
+    "  metadata TEXT,"                                /* JSON object given by the client */
+    "  status TEXT NOT NULL DEFAULT 'untested',"
+    "  message TEXT,"
+    "  latency_ms REAL,"
+    "  server_version TEXT,"
+    "  tested_at TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL,"
+    "  deleted_at TEXT"
+    ");"
+    "CREATE UNIQUE INDEX connections_agent_name ON connections(ifnull(agent_id, ''), name)"
+    "  WHERE deleted_at IS NULL;"
+    "CREATE INDEX connections_created ON connections(created_at);"
+    "CREATE TABLE db_tables ("
+    "  id TEXT PRIMARY KEY,"
+    "  connection_id TEXT NOT NULL REFERENCES connections(id),"
+    "  schema_name TEXT NOT NULL DEFAULT '',"
+    "  name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL DEFAULT 'table',"
+    "  row_count INTEGER,"
+    "  comment TEXT,"
+    "  description TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL,"
+    "  deleted_at TEXT,"
+    "  UNIQUE (connection_id, schema_name, name)"
+    ");"
+    "CREATE TABLE db_columns ("
+    "  id TEXT PRIMARY KEY,"
+    "  table_id TEXT NOT NULL REFERENCES db_tables(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  ordinal INTEGER NOT NULL,"
+    "  data_type TEXT,"
+    "  nullable INTEGER,"
+    "  default_value TEXT,"
+    "  pk_position INTEGER NOT NULL DEFAULT 0,"
+    "  comment TEXT,"
+    "  description TEXT,"
+    "  UNIQUE (table_id, name)"
+    ");"
+    "CREATE TABLE jobs ("
+    "  id TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  connection_id TEXT,"
+    "  agent_id TEXT,"
+    "  status TEXT NOT NULL DEFAULT 'queued',"
+    "  progress REAL NOT NULL DEFAULT 0,"
+    "  step TEXT,"
+    "  payload TEXT,"
+    "  result TEXT,"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  started_at TEXT,"
+    "  finished_at TEXT"
+    ");"
+    "CREATE INDEX jobs_status ON jobs(status, created_at);"
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT,"
+    "  secret_hash TEXT NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  agent_id TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  expires_at INTEGER,"
+    "  revoked_at TEXT,"
+    "  last_used_at TEXT"
+    ");",
+};
+
+int registry_migrations_known(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+int registry_schema_version(struct registry *registry)
+{
+    sqlite3_stmt *stmt;
+    int version = -1;
+    if (sqlite3_prepare_v2(registry->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return version;
+}
+
+/* Each migration and its version bump commit together, or not at all. */
+static int migrate(struct registry *registry, char *err, size_t errlen)
+{
+    int version = registry_schema_version(registry);
+    int known = registry_migrations_known();
+    if (version < 0) {
+        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(registry->db));
+        return -1;
+    }
+    if (version > known) {
+        snprintf(err, errlen, "registry schema version %d is newer than this build knows (%d)",
+                 version, known);
+        return -1;
+    }
+    for (int v = version; v < known; v++) {
+        char bump[64], msg[512];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
+        if (exec_sql(registry->db, "BEGIN IMMEDIATE;", msg, sizeof(msg)) != 0 ||
+            exec_sql(registry->db, migrations[v], msg, sizeof(msg)) != 0 ||
+            exec_sql(registry->db, bump, msg, sizeof(msg)) != 0 ||
+            exec_sql(registry->db, "COMMIT;", msg, sizeof(msg)) != 0) {
+            sqlite3_exec(registry->db, "ROLLBACK;", NULL, NULL, NULL);
+            snprintf(err, errlen, "migration %d failed: %s", v + 1, msg);
+            return -1;
+        }
+        log_info("registry: applied migration %d", v + 1);
+    }
+    return 0;
+}
+
+struct registry *registry_open(const char *path, char *err, size_t errlen)
+{
+    struct registry *registry = calloc(1, sizeof(*registry));
+    if (!registry || !(registry->path = strdup(path))) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    /* The registry holds sealed credentials: no other user reads the file we create. */
+    mode_t old_mask = umask(077);
+    int rc = sqlite3_open_v2(path, &registry->db, flags, NULL);
+    umask(old_mask);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open registry %s: %s", path,
+                 registry->db ? sqlite3_errmsg(registry->db) : sqlite3_errstr(rc));
+        goto err;
+    }
+    sqlite3_busy_timeout(registry->db, REGISTRY_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(registry->db, 1);
+    char msg[512];
+    /* WAL with synchronous=FULL: a commit is on disk before we acknowledge it. */
+    if (exec_sql(registry->db,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                 msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "cannot configure registry %s: %s", path, msg);
+        goto err;
+    }
+    if (migrate(registry, err, errlen) != 0)
+        goto err;
+    return registry;
+err:
+    registry_close(registry);
+    return NULL;
+}
+
+void registry_close(struct registry *registry)
+{
+    if (!registry)
+        return;
+    sqlite3_close_v2(registry->db);
+    free(registry->path);
+    free(registry);
+}
+
+sqlite3 *registry_db(struct registry *registry)
+{
+    return registry->db;
+}
+
+const char *registry_path(const struct registry *registry)
+{
+    return registry->path;
+}
+
+int registry_ping(struct registry *registry)
+{
+    return sqlite3_exec(registry->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
