@@ -243,7 +243,8 @@ int http_body_json(struct http_exchange *ex, json_t **out)
         return 0;
     const char *data = (const char *)evbuffer_pullup(input, -1);
     json_error_t error;
-    json_t *body = data ? json_loadb(data, len, JSON_REJECT_DUPLICATES, &error) : NULL;
+    json_t *body =
+        data ? json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error) : NULL;
     if (!body) {
         http_reply_error(
             ex, 400, "malformed_json", "request body is not valid JSON: %s (line %d, column %d)",

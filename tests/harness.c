@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <event2/thread.h>
+#include <sodium.h>
 
 static char scratch[256];
 static unsigned scratch_counter;
@@ -24,6 +26,10 @@ void harness_global_init(void)
         exit(2);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (sodium_init() < 0 || evthread_use_pthreads() != 0) {
+        fprintf(stderr, "cannot initialise libsodium or libevent threads\n");
+        exit(2);
+    }
     /* A server that dies mid-request must fail a test, not kill the runner. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -267,12 +273,18 @@ static size_t collect_header(char *data, size_t size, size_t nmemb, void *userda
 int harness_request(struct harness_server *server, const char *method, const char *path,
                     const char *body, const char *const *headers, struct harness_response *out)
 {
+    return harness_request_port(server->port, method, path, body, headers, out);
+}
+
+int harness_request_port(int port, const char *method, const char *path, const char *body,
+                         const char *const *headers, struct harness_response *out)
+{
     memset(out, 0, sizeof(*out));
     CURL *curl = curl_easy_init();
     if (!curl)
         return -1;
     char url[2048];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", server->port, path);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
 
     struct curl_slist *list = NULL;
     for (int i = 0; headers && headers[i]; i++)
@@ -291,6 +303,8 @@ int harness_request(struct harness_server *server, const char *method, const cha
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

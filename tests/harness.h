@@ -51,5 +51,8 @@ struct harness_response {
 int harness_request(struct harness_server *server, const char *method, const char *path,
                     const char *body, const char *const *headers, struct harness_response *out);
 void harness_response_free(struct harness_response *response);
+/* The same, to any loopback port (for servers a test runs in-process). */
+int harness_request_port(int port, const char *method, const char *path, const char *body,
+                         const char *const *headers, struct harness_response *out);
 
 #endif

@@ -4,6 +4,10 @@
 
 #define QUARRY_TEST_AREAS(X)                                                                       \
     X(log)                                                                                         \
+    X(router)                                                                                      \
+    X(http)                                                                                        \
+    X(config)                                                                                      \
+    X(server)                                                                                      \
     X(loader)                                                                                      \
     X(sqlite_driver)                                                                               \
     X(postgres_driver)                                                                             \
