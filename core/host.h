@@ -7,6 +7,7 @@
 #define QUARRY_HOST_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quarry/driver.h"
@@ -30,5 +31,15 @@ int64_t host_now_ms(void);
 
 /* The services table handed to drivers; valid for the process. */
 const struct quarry_host *host_services(void);
+
+/*
+ * Copies a struct a plugin wrote into the host's own `dst` of `dst_size`
+ * bytes: zeroes `dst`, then copies min(src's struct_size, dst_size) bytes, so
+ * the fields an older, smaller writer lacks read as zero / NULL and the host
+ * never reads past the end of what the writer declared. `src` must begin with
+ * abi_version and struct_size, as every boundary struct does; the copy keeps
+ * the writer's struct_size. Returns the number of bytes copied.
+ */
+size_t host_copy_struct(void *dst, size_t dst_size, const void *src);
 
 #endif
