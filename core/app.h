@@ -7,7 +7,12 @@
 
 #include <time.h>
 
+#include "auth.h"
+
 struct config;
+struct guard;
+struct http_exchange;
+struct secrets;
 struct registry;
 struct router;
 struct workers;
@@ -16,22 +21,40 @@ struct app {
     const struct config *config;
     struct registry *registry; /* the loop thread's handle */
     struct workers *workers;
+    struct secrets *secrets;
+    struct guard *guard;
+    struct auth_jwt_config jwt;
+    char *jwt_public_key_pem; /* owned; what jwt.public_key_pem points to */
     time_t started_at;
     int shutting_down;
 };
 
-/* Access a route needs; checked by auth before the handler runs. */
-enum app_scope {
-    SCOPE_NONE = 0, /* health checks */
-    SCOPE_READ = 1,
-    SCOPE_WRITE = 2,
-    SCOPE_ADMIN = 3
-};
+/* Access a route needs (enum auth_scope); checked before the handler runs. */
+#define SCOPE_NONE AUTH_SCOPE_NONE /* health checks */
+#define SCOPE_READ AUTH_SCOPE_READ
+#define SCOPE_WRITE AUTH_SCOPE_WRITE
+#define SCOPE_ADMIN AUTH_SCOPE_ADMIN
+
+/*
+ * Sets up what handlers share beyond the registry and workers: the sealing
+ * key, the target guards and JWT settings. 0, or -1 after logging why.
+ */
+int app_init_security(struct app *app, const struct config *config);
+void app_free_security(struct app *app);
+
+/* The http_server authorize hook: authenticates, checks the scope; -1 after replying. */
+int api_authorize(struct http_exchange *exchange, int scope);
+/* The caller's identity (set by api_authorize). */
+const struct auth_identity *api_identity(const struct http_exchange *exchange);
+/* 1 when the caller may see resources of `agent_id` ("" or NULL = no agent). */
+int api_agent_visible(const struct http_exchange *exchange, const char *agent_id);
 
 /* Registers every route of the service. Returns 0, or -1 (a programming error). */
 int app_routes(struct router *router);
 
 /* Each API area's routes. */
 int api_system_routes(struct router *router);
+int api_connections_routes(struct router *router);
+int api_tasks_routes(struct router *router);
 
 #endif

@@ -43,6 +43,33 @@ static const struct option_spec specs[CFG__COUNT] = {
                        "write the bound port here once listening (for supervisors and tests)"},
     [CFG_SHUTDOWN_GRACE] = {"shutdown-grace", "QUARRY_SHUTDOWN_GRACE", OPT_INT, 0, 600, "10",
                             "seconds to let requests in flight finish on SIGTERM/SIGINT"},
+    [CFG_CONNECT_TIMEOUT] = {"connect-timeout", "QUARRY_CONNECT_TIMEOUT", OPT_INT, 100, 120000,
+                             "5000", "milliseconds allowed to connect to a target database"},
+    [CFG_SECRET_KEY] = {"secret-key", "QUARRY_SECRET_KEY", OPT_STRING, 0, 0, "",
+                        "base64 of the 32-byte key that seals stored credentials (prefer the "
+                        "environment variable or the key file to a flag)"},
+    [CFG_SECRET_KEY_FILE] = {"secret-key-file", "QUARRY_SECRET_KEY_FILE", OPT_STRING, 0, 0, "",
+                             "key file used when no key is given; created with mode 0600 on "
+                             "first run [default: REGISTRY.key]"},
+    [CFG_SQLITE_DIRS] = {"sqlite-dirs", "QUARRY_SQLITE_DIRS", OPT_STRING, 0, 0, "",
+                         "directories sqlite databases must live in (comma-separated); unset "
+                         "allows every readable path"},
+    [CFG_ALLOW_HOSTS] = {"allow-hosts", "QUARRY_ALLOW_HOSTS", OPT_STRING, 0, 0, "",
+                         "target hosts and CIDRs allowed (comma-separated); unset allows all "
+                         "not denied"},
+    [CFG_DENY_HOSTS] = {"deny-hosts", "QUARRY_DENY_HOSTS", OPT_STRING, 0, 0, "",
+                        "target hosts and CIDRs denied, on top of link-local and cloud metadata "
+                        "addresses"},
+    [CFG_JWT_SECRET] = {"jwt-secret", "QUARRY_JWT_SECRET", OPT_STRING, 0, 0, "",
+                        "shared secret for HS256 bearer tokens"},
+    [CFG_JWT_PUBLIC_KEY] = {"jwt-public-key", "QUARRY_JWT_PUBLIC_KEY", OPT_STRING, 0, 0, "",
+                            "PEM file of the RSA or EC public key for RS256/ES256 bearer tokens"},
+    [CFG_JWT_ISSUER] = {"jwt-issuer", "QUARRY_JWT_ISSUER", OPT_STRING, 0, 0, "",
+                        "required `iss` of bearer tokens"},
+    [CFG_JWT_AUDIENCE] = {"jwt-audience", "QUARRY_JWT_AUDIENCE", OPT_STRING, 0, 0, "",
+                          "required `aud` of bearer tokens"},
+    [CFG_JWT_LEEWAY] = {"jwt-leeway", "QUARRY_JWT_LEEWAY", OPT_INT, 0, 3600, "30",
+                        "seconds of clock skew allowed on `exp` and `nbf`"},
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)

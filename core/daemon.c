@@ -10,6 +10,7 @@
 #include "app.h"
 #include "config.h"
 #include "http.h"
+#include "jobs.h"
 #include "loader.h"
 #include "log.h"
 #include "registry.h"
@@ -108,6 +109,11 @@ static int daemon_start(struct daemon *d, const struct config *config)
         log_error("%s", err);
         return -1;
     }
+    if (app_init_security(&d->app, config) != 0)
+        return -1;
+    long requeued = jobs_requeue_interrupted(d->app.registry);
+    if (requeued > 0)
+        log_info("jobs: %ld interrupted by a restart are queued again", requeued);
     struct workers_options wo = {.nthreads = (size_t)config_long(config, CFG_WORKERS),
                                  .queue_max = 4096,
                                  .thread_start = worker_thread_start,
@@ -124,7 +130,8 @@ static int daemon_start(struct daemon *d, const struct config *config)
                                      .body_limit = (size_t)config_long(config, CFG_MAX_BODY),
                                      .router = d->router,
                                      .workers = d->app.workers,
-                                     .app = &d->app};
+                                     .app = &d->app,
+                                     .authorize = api_authorize};
     d->http = http_server_new(d->base, &ho);
     if (!d->http)
         return -1;
@@ -154,6 +161,7 @@ static void daemon_stop(struct daemon *d)
     if (d->base)
         event_base_free(d->base);
     registry_close(d->app.registry);
+    app_free_security(&d->app);
     loader_shutdown();
 }
 

@@ -53,5 +53,4 @@ void loader_thread_stop(void);
 /* Calls global_cleanup of every driver; at exit, after workers stopped. */
 void loader_shutdown(void);
 
-
 #endif

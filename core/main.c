@@ -9,6 +9,7 @@
 #include <event2/thread.h>
 #include <sodium.h>
 
+#include "cli_keys.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
     if (sodium_init() < 0 || evthread_use_pthreads() != 0)
         return usage_error("cannot initialise libsodium or libevent threads");
     signal(SIGPIPE, SIG_IGN);
+    if (argc > 1 && strcmp(argv[1], "keys") == 0)
+        return cli_keys_main(argc - 2, argv + 2);
 
     struct config config;
     char err[1024];

@@ -101,7 +101,51 @@ struct harness_server {
     int port;
     char *registry;
     char *log_path;
+    struct harness_key write_key;
 };
+
+/* Runs `quarryd keys create` and reads its two `NAME=value` lines. */
+static int create_key(const char *registry, const char *scope, const char *agent,
+                      struct harness_key *out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s keys create --scope %s --registry '%s' %s%s 2>/dev/null",
+             QUARRY_TEST_BINARY, scope, registry, agent ? "--agent " : "", agent ? agent : "");
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    char line[512];
+    while (fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "QUARRY_API_KEY=", 15) == 0)
+            snprintf(out->id, sizeof(out->id), "%s", line + 15);
+        else if (strncmp(line, "QUARRY_API_SECRET=", 18) == 0)
+            snprintf(out->secret, sizeof(out->secret), "%s", line + 18);
+    }
+    int status = pclose(p);
+    if (status != 0 || !out->id[0] || !out->secret[0]) {
+        fprintf(stderr, "quarryd keys create --scope %s failed (status %d)\n", scope, status);
+        return -1;
+    }
+    snprintf(out->key_header, sizeof(out->key_header), "X-API-Key: %s", out->id);
+    snprintf(out->secret_header, sizeof(out->secret_header), "X-API-Secret: %s", out->secret);
+    out->headers[0] = out->key_header;
+    out->headers[1] = out->secret_header;
+    out->headers[2] = NULL;
+    return 0;
+}
+
+int harness_key(struct harness_server *server, const char *scope, const char *agent,
+                struct harness_key *out)
+{
+    return create_key(server->registry, scope, agent, out);
+}
+
+const char *const *harness_auth(struct harness_server *server)
+{
+    return server->write_key.headers;
+}
 
 int harness_port(const struct harness_server *server)
 {
@@ -182,6 +226,11 @@ struct harness_server *harness_start(const char *const *extra_args, const char *
     server->registry = harness_tmppath("registry", ".db");
     server->log_path = harness_tmppath("quarryd", ".log");
 
+    if (create_key(server->registry, "write", NULL, &server->write_key) != 0) {
+        free(port_file);
+        harness_stop(server);
+        return NULL;
+    }
     server->pid = fork();
     if (server->pid == 0)
         exec_server(extra_args, env, server->registry, port_file, server->log_path);

@@ -34,6 +34,24 @@ const char *harness_registry_path(const struct harness_server *server);
 /* The server's stderr so far (caller frees). */
 char *harness_log(const struct harness_server *server);
 
+/* An API key made with `quarryd keys create` against a server's registry. */
+struct harness_key {
+    char id[64];
+    char secret[128];
+    char key_header[96];     /* "X-API-Key: <id>" */
+    char secret_header[160]; /* "X-API-Secret: <secret>" */
+    const char *headers[3];  /* the two above, NULL-terminated: pass as `headers` */
+};
+
+/*
+ * Creates a key with `scope` ("read", "write", "admin"), bound to `agent`
+ * when not NULL. Returns 0, or -1 (the reason on stderr).
+ */
+int harness_key(struct harness_server *server, const char *scope, const char *agent,
+                struct harness_key *out);
+/* The write key harness_start made for the server: its auth headers. */
+const char *const *harness_auth(struct harness_server *server);
+
 struct harness_response {
     long status;
     char *body; /* NUL-terminated */

@@ -8,11 +8,14 @@
     X(http)                                                                                        \
     X(config)                                                                                      \
     X(server)                                                                                      \
+    X(api_connections)                                                                             \
+    X(api_security)                                                                                \
     X(loader)                                                                                      \
     X(sqlite_driver)                                                                               \
     X(postgres_driver)                                                                             \
     X(mysql_driver)                                                                                \
-    X(mongodb_driver)
+    X(mongodb_driver)                                                                              \
+    X(auth)
 
 #define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);
 QUARRY_TEST_AREAS(QUARRY_DECLARE_AREA)

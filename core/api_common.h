@@ -1,0 +1,34 @@
+/* What every API handler file shares: lookups with isolation, paging, route aliases. */
+#ifndef QUARRY_API_COMMON_H
+#define QUARRY_API_COMMON_H
+
+#include "connections.h"
+
+struct http_exchange;
+struct router;
+
+/* Registers `path` and `/api` + `path` alike. */
+int api_route_both(struct router *router, int method, const char *path,
+                   void (*handler)(struct http_exchange *), int scope);
+
+/*
+ * Checks that connection `id` exists with visibility `vis` and that the
+ * caller may see it. 0, or -1 after replying 404 (unknown, or not a UUID) or
+ * 403 (another agent's).
+ */
+int api_check_connection(struct http_exchange *exchange, const char *id, enum conn_visibility vis);
+
+/* Replies for a connections_* return code other than CONN_OK. */
+void api_reply_conn_error(struct http_exchange *exchange, int rc, const char *id);
+
+/*
+ * `page` (default 1) and `per_page` (default `default_per_page`, at most 100)
+ * from the query. 0, or -1 after replying 422.
+ */
+int api_parse_page(struct http_exchange *exchange, long *page, long *per_page,
+                   long default_per_page);
+
+/* database_type, agent_id, status and search (or name / q) filters. 0, or -1 after replying 422. */
+int api_parse_conn_filter(struct http_exchange *exchange, struct conn_filter *filter);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * Probing a target database: the guards that need DNS or the filesystem,
+ * then a real connection through its driver (open, ping, close), timed.
+ * Blocking: call on a worker thread only.
+ */
+#ifndef QUARRY_PROBE_H
+#define QUARRY_PROBE_H
+
+#include <jansson.h>
+
+#include "connections.h"
+#include "quarry/driver.h"
+
+struct guard;
+
+struct probe_outcome {
+    int refused; /* a guard said no: answer 422 with `why` */
+    char why[512];
+    struct conn_test test; /* otherwise: the test's outcome (ok or not) */
+};
+
+/*
+ * `params` (borrowed, may be NULL) is flattened to strings for the driver.
+ * `timeout_ms` bounds the connect and the ping.
+ */
+void probe_target(const struct quarry_driver *driver, const struct guard *guard, const char *url,
+                  const json_t *params, int timeout_ms, struct probe_outcome *out);
+
+/*
+ * Flattens a JSON object to key/value strings for a driver: strings as they
+ * are, numbers and booleans as text; nested values as compact JSON. The
+ * returned array and strings live in one allocation; free it with free().
+ */
+struct quarry_kv *probe_flatten_params(const json_t *params, size_t *count);
+
+#endif
