@@ -81,6 +81,8 @@ cmd_test() {
     [ "$failed" -eq 0 ]
 }
 
+demo_agent=00000000-0000-4000-8000-00000000d3e0
+
 cmd_run() {
     install_packages "${build_packages[@]}"
     build build
@@ -88,26 +90,40 @@ cmd_run() {
     mkdir -p "$data"
     chmod 700 "$data"
     [ -f "$data/chinook.sqlite" ] || cp "$repo/tests/fixtures/chinook/Chinook_Sqlite.sqlite" "$data/chinook.sqlite"
+    local quarryd="$repo/build/core/quarryd" registry="$data/registry.db"
+    if [ ! -s "$data/credentials" ]; then
+        (umask 077 && "$quarryd" keys create --scope write --name demo --registry "$registry" >"$data/credentials")
+    fi
+    # shellcheck disable=SC1091
+    . "$data/credentials"
+
     local listen=${QUARRY_LISTEN:-127.0.0.1:8080}
     if [ -f "$data/quarryd.pid" ] && kill -0 "$(cat "$data/quarryd.pid")" 2>/dev/null; then
         log "quarryd already running (pid $(cat "$data/quarryd.pid"))"
     else
         rm -f "$data/port"
-        nohup "$repo/build/core/quarryd" --listen "$listen" --registry "$data/registry.db" \
-            --port-file "$data/port" --drivers sqlite >>"$data/quarryd.log" 2>&1 &
+        nohup "$quarryd" --listen "$listen" --registry "$registry" --port-file "$data/port" \
+            --sqlite-dirs "$data" >>"$data/quarryd.log" 2>&1 &
         echo $! >"$data/quarryd.pid"
         for _ in $(seq 100); do [ -s "$data/port" ] && break; sleep 0.1; done
         [ -s "$data/port" ] || { tail -n 20 "$data/quarryd.log"; exit 1; }
     fi
     local base="http://${listen%:*}:$(cat "$data/port")"
+    local auth=(-H "X-API-Key: $QUARRY_API_KEY" -H "X-API-Secret: $QUARRY_API_SECRET")
+    if ! curl -sf "${auth[@]}" "$base/v1/database-connection?search=chinook-demo" | grep -q '"name":"chinook-demo"'; then
+        log "registering the demo database"
+        curl -sf "${auth[@]}" -X POST "$base/v1/database-connection" -H 'Content-Type: application/json' \
+            -d "{\"name\": \"chinook-demo\", \"url\": \"sqlite:///$data/chinook.sqlite\", \"database_type\": \"sqlite\", \"agent_id\": \"$demo_agent\"}" >/dev/null
+    fi
     cat <<TXT
 
-quarryd is running at $base (log: $data/quarryd.log, stop: kill \$(cat $data/quarryd.pid))
-Demo database: $data/chinook.sqlite
+quarryd is running at $base with the Chinook demo database registered.
+  log:  $data/quarryd.log        stop: kill \$(cat $data/quarryd.pid)
+  key:  $data/credentials (QUARRY_API_KEY / QUARRY_API_SECRET, write scope)
 
 Try:
-  curl -s $base/healthz
-  curl -s $base/v1/drivers
+  . $data/credentials
+  curl -s -H "X-API-Key: \$QUARRY_API_KEY" -H "X-API-Secret: \$QUARRY_API_SECRET" $base/v1/database-connection
 TXT
 }
 
