@@ -151,8 +151,12 @@ static int parse_addr(const char *host, int *family, unsigned char *addr)
         return 1;
     }
     struct in_addr in;
-    if (inet_pton(AF_INET, buf, addr) == 1 ||
-        (looks_numeric(buf) && inet_aton(buf, &in) && memcpy(addr, &in, 4))) {
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        *family = AF_INET;
+        return 1;
+    }
+    if (looks_numeric(buf) && inet_aton(buf, &in)) {
+        memcpy(addr, &in, 4);
         *family = AF_INET;
         return 1;
     }

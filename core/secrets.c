@@ -301,22 +301,16 @@ char *secrets_open_blob(const struct secrets *secrets, const unsigned char *seal
  * ("sslPassword" -> ssl, password; "APIKey" -> api, key; digits separate).
  * It names a secret when a word is one of EXACT, or ends in one of
  * SUFFIXES ("dbpassword", "clientsecret", "authtoken"), or it ends in the
- * word "key" alone or after one of KEY_QUALIFIERS ("api_key", "privateKey").
+ * word "key" alone or after one of KEY_QUALIFIERS ("api_key", "privateKey"),
+ * or the whole key, letters only, is one of WHOLE.
  * Whole words keep "monkey", "keepalives", "sslmode", "max_tokens",
  * "keyId", "primary_key" and "bypass" out.
  */
-static const char *const EXACT[] = {
-    "pass",
-    "pwd",
-    "passcode",
-    "apikey",
-    "sslkey",
-    "privatekey",
-    "accesskey",
-    "secretkey",
-    "authorization",
-    "authmechanismproperties", /* MongoDB: may carry AWS_SESSION_TOKEN */
-    NULL};
+static const char *const EXACT[] = {"pass",          "pwd",        "passcode",  "apikey",
+                                    "sslkey",        "privatekey", "accesskey", "secretkey",
+                                    "authorization", NULL};
+/* MongoDB's authMechanismProperties may carry AWS_SESSION_TOKEN:... */
+static const char *const WHOLE[] = {"authmechanismproperties", NULL};
 static const char *const SUFFIXES[] = {"password", "passwd",     "passphrase",  "pwd",   "secret",
                                        "secrets",  "credential", "credentials", "token", NULL};
 static const char *const KEY_QUALIFIERS[] = {
@@ -374,6 +368,19 @@ static int next_word(const char *key, size_t *pos, struct word *w)
     return 1;
 }
 
+/* `key` with everything but letters dropped equals `name` (lower-case). */
+static int squashed_is(const char *key, const char *name)
+{
+    for (;; key++) {
+        if (*key && !isalpha((unsigned char)*key))
+            continue;
+        if (tolower((unsigned char)*key) != *name)
+            return 0;
+        if (!*name++)
+            return 1;
+    }
+}
+
 int secrets_is_secret_key(const char *key)
 {
     struct word prev = {NULL, 0}, w;
@@ -381,6 +388,9 @@ int secrets_is_secret_key(const char *key)
 
     if (!key)
         return 0;
+    for (const char *const *whole = WHOLE; *whole; whole++)
+        if (squashed_is(key, *whole))
+            return 1;
     while (next_word(key, &pos, &w)) {
         if (word_in(w, EXACT) || word_ends_in(w, SUFFIXES))
             return 1;

@@ -4,6 +4,9 @@
 
 #define QUARRY_TEST_AREAS(X)                                                                       \
     X(log)                                                                                         \
+    X(secrets)                                                                                     \
+    X(guard)                                                                                       \
+    X(dburl)                                                                                       \
     X(router)                                                                                      \
     X(http)                                                                                        \
     X(config)                                                                                      \
