@@ -276,6 +276,48 @@ out:
     return rc;
 }
 
+/*
+ * Parameters that would redirect a driver to a host the guard never saw
+ * (libpq's ?host= / ?hostaddr=, or the same keys in connection_params).
+ */
+static int names_host_override(const char *key, size_t len)
+{
+    static const char *const keys[] = {"host", "hostaddr", "server", "addr", "address"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strlen(keys[i]) == len && strncasecmp(key, keys[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+static int query_overrides_host(const char *query)
+{
+    for (const char *p = query; p && *p;) {
+        size_t len = strcspn(p, "=&");
+        if (names_host_override(p, len))
+            return 1;
+        p = strchr(p, '&');
+        p = p ? p + 1 : NULL;
+    }
+    return 0;
+}
+
+static int check_host_overrides(const struct dburl *url, const json_t *params,
+                                struct input_error *err)
+{
+    const char *key;
+    json_t *value;
+    if (query_overrides_host(url->query))
+        return fail(err, 422, "invalid_url",
+                    "host overrides in the URL's query are not accepted; put the host in the URL");
+    json_object_foreach((json_t *)params, key, value)
+    {
+        if (names_host_override(key, strlen(key)))
+            return fail(err, 422, "invalid_field",
+                        "`connection_params.%s` is not accepted; put the host in the URL", key);
+    }
+    return 0;
+}
+
 /* The guard checks possible without DNS: literal hosts. */
 static int check_hosts_literal(const struct dburl *url, const struct guard *guard,
                                struct input_error *err)
@@ -321,7 +363,8 @@ const struct quarry_driver *conn_input_validate(struct conn_state *state, const 
         fail(err, 422, "invalid_url", "a `%s` URL does not fit database_type `%s`", url.base_scheme,
              state->database_type);
         driver = NULL;
-    } else if (check_hosts_literal(&url, guard, err) != 0) {
+    } else if (check_hosts_literal(&url, guard, err) != 0 ||
+               check_host_overrides(&url, state->params, err) != 0) {
         driver = NULL;
     }
     dburl_free(&url);

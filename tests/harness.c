@@ -119,9 +119,9 @@ static int create_key(const char *registry, const char *scope, const char *agent
     while (fgets(line, sizeof(line), p)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (strncmp(line, "QUARRY_API_KEY=", 15) == 0)
-            snprintf(out->id, sizeof(out->id), "%s", line + 15);
+            snprintf(out->id, sizeof(out->id), "%.63s", line + 15);
         else if (strncmp(line, "QUARRY_API_SECRET=", 18) == 0)
-            snprintf(out->secret, sizeof(out->secret), "%s", line + 18);
+            snprintf(out->secret, sizeof(out->secret), "%.127s", line + 18);
     }
     int status = pclose(p);
     if (status != 0 || !out->id[0] || !out->secret[0]) {

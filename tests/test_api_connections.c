@@ -193,6 +193,13 @@ static void test_bad_creates(void)
         {"{\"name\": \"x\", \"url\": \"not a url\", \"database_type\": \"postgres\", \"agent_id\": "
          "\"" AGENT_A "\"}",
          422, "invalid_url"},
+        /* Host overrides the guard would not see. */
+        {"{\"name\": \"x\", \"url\": \"postgresql://u:p@db.example/d?hostaddr=169.254.169.254\", "
+         "\"database_type\": \"postgres\", \"agent_id\": \"" AGENT_A "\"}",
+         422, "invalid_url"},
+        {"{\"name\": \"x\", \"url\": \"postgresql://u:p@db.example/d\", \"database_type\": "
+         "\"postgres\", \"agent_id\": \"" AGENT_A "\", \"connection_params\": {\"host\": \"10.0.0.1\"}}",
+         422, "invalid_field"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char body[4096];

@@ -74,8 +74,8 @@ static const char fkeys_branch_fmt[] =
     "FROM pg_catalog.pg_constraint con JOIN rel r ON r.oid = con.conrelid "
     "JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid "
     "JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace "
-    "CROSS JOIN LATERAL pg_catalog.unnest(con.conkey, con.confkey) WITH ORDINALITY "
-    "AS k(attnum, fattnum, pos) "
+    "CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(con.conkey), "
+    "pg_catalog.unnest(con.confkey)) WITH ORDINALITY AS k(attnum, fattnum, pos) "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum "
     "JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fattnum "
     "WHERE con.contype = 'f'%s";

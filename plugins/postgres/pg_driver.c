@@ -4,15 +4,17 @@
  * server within the call's deadline, cancel requests, the read-only
  * transaction, and turning libpq's errors into quarry statuses.
  *
- * The connection stays in blocking mode, but the driver never blocks inside
- * libpq waiting for the server: results are only read once PQisBusy says
- * they are complete, after a poll() that wakes every PG_TICK_MS to look at
- * the deadline and at cancellation.
+ * The connection is non-blocking and the driver never blocks inside libpq
+ * waiting for the server: sends are flushed, and results read once PQisBusy
+ * says they are complete, by poll() loops that wake every PG_TICK_MS to look
+ * at the deadline and at cancellation. (PQcancel itself blocks while it
+ * connects: libpq 15 has no timeout for it.)
  */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -238,6 +240,31 @@ int pg_wait_(struct quarry_conn *conn, const struct quarry_ctx *ctx, int stoppin
     }
 }
 
+int pg_send_flush_(struct quarry_conn *conn, const struct quarry_ctx *ctx, struct quarry_error *err)
+{
+    for (;;) {
+        int rc = PQflush(conn->pg);
+        if (rc == 0)
+            return QUARRY_OK;
+        if (rc < 0)
+            return pg_conn_error_(conn, "sending to the server", err);
+        /* Half a message is on the wire: no cancel can help, only leaving the connection. */
+        if (pg_cancel_reason_now_(conn, ctx, 0) != PG_CANCEL_NONE) {
+            conn->broken = 1;
+            return pg_stopped_status_(conn, ctx, "sending the statement", err);
+        }
+        struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN | POLLOUT};
+        if (pfd.fd < 0)
+            return pg_conn_error_(conn, "sending to the server", err);
+        if (poll(&pfd, 1, PG_TICK_MS) < 0 && errno != EINTR)
+            return pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", errno, "poll: %s",
+                                       strerror(errno));
+        /* libpq's rule for non-blocking sends: read what the server says meanwhile. */
+        if ((pfd.revents & POLLIN) && !PQconsumeInput(conn->pg))
+            return pg_conn_error_(conn, "reading from the server", err);
+    }
+}
+
 /* Reads a COPY the statement started to its end: the driver does not speak COPY. */
 void pg_copy_abandon_(struct quarry_conn *conn, ExecStatusType status)
 {
@@ -273,7 +300,9 @@ int pg_command_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const ch
 {
     if (!PQsendQuery(conn->pg, sql))
         return pg_conn_error_(conn, "sending a command", err);
-    int status = QUARRY_OK;
+    int status = pg_send_flush_(conn, ctx, err);
+    if (status != QUARRY_OK)
+        return status;
     for (;;) {
         int rc = pg_wait_(conn, ctx, 0, hard_deadline_ms, err);
         if (rc != QUARRY_OK)
@@ -453,6 +482,11 @@ static int pg_open(const struct quarry_open_params *params, struct quarry_conn *
         goto out;
     }
     PQsetNoticeProcessor(pg, on_notice, NULL);
+    /* Sends never block past the deadline either (pg_send_flush_). */
+    if (PQsetnonblocking(pg, 1) != 0) {
+        rc = pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", 0, "libpq: non-blocking refused");
+        goto out;
+    }
     conn = pg_host_->alloc(sizeof(*conn));
     if (!conn) {
         rc = pg_host_->error_set(err, QUARRY_ERR_NOMEM, "", 0, "out of memory");
@@ -511,6 +545,8 @@ static int pg_ping(struct quarry_conn *conn, const struct quarry_ctx *ctx,
     if (!PQsendQueryParams(conn->pg, "SELECT current_setting('server_version')", 0, NULL, NULL,
                            NULL, NULL, 0))
         return pg_conn_error_(conn, "ping", err);
+    if ((rc = pg_send_flush_(conn, ctx, err)) != QUARRY_OK)
+        return rc;
     for (;;) {
         int wrc = pg_wait_(conn, ctx, 0, 0, err);
         if (wrc != QUARRY_OK)
@@ -595,5 +631,10 @@ QUARRY_DRIVER_ENTRY
     if (!pg_c_locale_)
         return refuse(err, "cannot create the C locale");
     pg_host_ = host;
+    /* libpq would merge that service's settings into every user's connection. */
+    if (getenv("PGSERVICE"))
+        host->log(QUARRY_LOG_WARN, PG_DRIVER_NAME,
+                  "PGSERVICE is set in this process's environment: libpq applies that "
+                  "service to every connection; unset it");
     return &pg_driver;
 }

@@ -79,13 +79,17 @@ int pg_stream_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const cha
 {
     if (!PQsendQueryParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0))
         return pg_conn_error_(conn, "sending the statement", err);
-    int status = QUARRY_OK;
+    /* Single-row mode must come before anything else touches the connection. */
     int stopping = 0;
+    int status = QUARRY_OK;
     if (!PQsetSingleRowMode(conn->pg)) {
         status =
             pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", 0, "libpq refused single-row mode");
         stopping = 1;
     }
+    int rc = pg_send_flush_(conn, ctx, err);
+    if (rc != QUARRY_OK)
+        return status != QUARRY_OK ? status : rc;
     for (unsigned long n = 1;; n++) {
         /* Rows that arrive without waiting never reach pg_wait_'s checks. */
         if (!stopping && n % PG_CHECK_EVERY == 0) {
@@ -96,7 +100,7 @@ int pg_stream_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const cha
                 stopping = 1;
             }
         }
-        int rc = pg_wait_(conn, ctx, stopping, 0, err);
+        rc = pg_wait_(conn, ctx, stopping, 0, err);
         if (rc != QUARRY_OK)
             return status != QUARRY_OK ? status : rc;
         PGresult *res = PQgetResult(conn->pg);

@@ -95,6 +95,13 @@ int pg_call_begin_(struct quarry_conn *conn, struct quarry_error *err);
 int pg_wait_(struct quarry_conn *conn, const struct quarry_ctx *ctx, int stopping,
              int64_t hard_deadline_ms, struct quarry_error *err);
 
+/*
+ * Flushes what a PQsend* call left buffered (the connection is non-blocking),
+ * within the ctx; a deadline mid-send abandons the connection.
+ */
+int pg_send_flush_(struct quarry_conn *conn, const struct quarry_ctx *ctx,
+                   struct quarry_error *err);
+
 /* Sends a cancel request for the running statement, recording why. */
 void pg_cancel_send_(struct quarry_conn *conn, int reason);
 

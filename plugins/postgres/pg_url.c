@@ -17,8 +17,9 @@
  * host, or a host that is a path), `service` and `passfile` (files of the
  * quarryd host) and `replication`. For the same reason libpq never takes
  * credentials from quarryd's environment: with no password given the
- * driver passes an empty one (not PGPASSWORD) and a password file that does
- * not exist (not ~/.pgpass).
+ * driver passes a placeholder when PGPASSWORD is set (libpq would use it),
+ * and always a password file that does not exist (not ~/.pgpass). PGSERVICE
+ * in quarryd's environment cannot be kept out that way; the entry warns.
  *
  * The driver's own settings win over the URL's: application_name=quarry,
  * client_encoding=UTF8 (the value conversion relies on it), and
@@ -37,6 +38,8 @@
 
 /* A path that cannot exist (its parent is not a directory): no password file. */
 #define PG_NO_PASSFILE "/dev/null/quarry-no-passfile"
+/* Sent instead of the process's PGPASSWORD when the user gave no password. */
+#define PG_NO_PASSWORD "quarry: no password given"
 
 static const char *const allowed_params[] = {"host",
                                              "hostaddr",
@@ -339,9 +342,14 @@ static void add_driver_settings(struct pg_conninfo *ci, int32_t connect_timeout_
     ci_set(ci, "application_name", "quarry");
     ci_set(ci, "fallback_application_name", "quarry");
     ci_set(ci, "client_encoding", "UTF8");
+    /*
+     * libpq treats an empty keyword as unset and fills it from PGPASSWORD, so
+     * an empty password cannot keep quarryd's own out: a placeholder does (a
+     * server that wants a password refuses it, 28P01).
+     */
     const char *password = ci_get(ci, "password");
-    if (!password)
-        ci_set(ci, "password", "");
+    if ((!password || !*password) && getenv("PGPASSWORD"))
+        ci_set(ci, "password", PG_NO_PASSWORD);
     ci_set(ci, "passfile", PG_NO_PASSFILE);
 }
 
