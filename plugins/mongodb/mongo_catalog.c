@@ -110,15 +110,17 @@ static void walk_doc(struct schema *sc, bson_iter_t *it, const char *prefix, int
     char path[MONGO_MAX_PATH];
     while (bson_iter_next(it)) {
         const char *key = bson_iter_key(it);
-        size_t need = (prefix ? strlen(prefix) + 1 : 0) + strlen(key) + 1;
-        if (need > sizeof(path)) {
+        size_t plen = prefix ? strlen(prefix) : 0, klen = strlen(key), at = 0;
+        if (plen + 1 + klen + 1 > sizeof(path)) {
             sc->truncated = 1;
             continue;
         }
-        if (prefix)
-            snprintf(path, sizeof(path), "%s.%s", prefix, key);
-        else
-            snprintf(path, sizeof(path), "%s", key);
+        if (prefix) {
+            memcpy(path, prefix, plen);
+            path[plen] = '.';
+            at = plen + 1;
+        }
+        memcpy(path + at, key, klen + 1);
         int idx = field_index(sc, path, parent);
         if (idx < 0)
             continue;

@@ -292,7 +292,9 @@ static int mongo_open(const struct quarry_open_params *params, struct quarry_con
 
     client = mongoc_client_new_from_uri_with_error(uri, &error);
     if (!client) {
-        status = mongo_host->error_set(err, QUARRY_ERR_INVALID, NULL, (int)error.code,
+        /* A mongodb+srv lookup fails here: a connection error; the rest is the URL's fault. */
+        int why = status_of(&error) == QUARRY_ERR_CONNECT ? QUARRY_ERR_CONNECT : QUARRY_ERR_INVALID;
+        status = mongo_host->error_set(err, why, NULL, (int)error.code,
                                        "cannot create a MongoDB client: %s", error.message);
         goto out;
     }
