@@ -1,11 +1,13 @@
 /* The authorisation step every routed request passes before its handler. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "app.h"
 #include "auth.h"
 #include "http.h"
+#include "ids.h"
 
 int api_authorize(struct http_exchange *ex, int scope)
 {
@@ -33,6 +35,7 @@ int api_authorize(struct http_exchange *ex, int scope)
         free(identity);
         return -1;
     }
+    id_uuid_lower(identity->agent_id);
     http_set_context(ex, identity, free);
     return 0;
 }
@@ -47,5 +50,5 @@ int api_agent_visible(const struct http_exchange *ex, const char *agent_id)
     const struct auth_identity *identity = api_identity(ex);
     if (!identity || !identity->agent_id[0])
         return 1;
-    return agent_id && strcmp(identity->agent_id, agent_id) == 0;
+    return agent_id && strcasecmp(identity->agent_id, agent_id) == 0;
 }

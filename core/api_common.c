@@ -116,6 +116,12 @@ int api_parse_conn_filter(struct http_exchange *ex, struct conn_filter *filter)
         return -1;
     }
     filter->database_type = type ? conn_input_canonical_type(type) : NULL;
+    if (agent) {
+        /* Stored ids are lower case; the query string is the exchange's, so copy. */
+        snprintf(filter->agent_buf, sizeof(filter->agent_buf), "%s", agent);
+        id_uuid_lower(filter->agent_buf);
+        agent = filter->agent_buf;
+    }
     filter->agent_id = agent;
     filter->status = status;
     filter->search = search && *search ? search : NULL;

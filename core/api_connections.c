@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_common.h"
 #include "app.h"
@@ -148,7 +149,7 @@ static int settle_agent(struct http_exchange *ex, struct conn_state *state, int 
     if (identity && identity->agent_id[0]) {
         if (!state->agent_id)
             state->agent_id = strdup(identity->agent_id);
-        if (!state->agent_id || strcmp(state->agent_id, identity->agent_id) != 0) {
+        if (!state->agent_id || strcasecmp(state->agent_id, identity->agent_id) != 0) {
             http_reply_error(ex, 403, "forbidden", "this credential may only use agent %s",
                              identity->agent_id);
             return -1;
@@ -329,11 +330,14 @@ static void list(struct http_exchange *ex, enum conn_visibility vis, const char 
         api_parse_conn_filter(ex, &filter) != 0)
         return;
     const struct auth_identity *identity = api_identity(ex);
-    if (agent_id)
-        filter.agent_id = agent_id;
+    if (agent_id) {
+        snprintf(filter.agent_buf, sizeof(filter.agent_buf), "%s", agent_id);
+        id_uuid_lower(filter.agent_buf);
+        filter.agent_id = filter.agent_buf;
+    }
     if (identity && identity->agent_id[0]) {
         /* A bound caller sees its own agent only; asking for another is forbidden. */
-        if (filter.agent_id && strcmp(filter.agent_id, identity->agent_id) != 0) {
+        if (filter.agent_id && strcasecmp(filter.agent_id, identity->agent_id) != 0) {
             http_reply_error(ex, 403, "forbidden", "this credential may only use agent %s",
                              identity->agent_id);
             return;

@@ -79,9 +79,16 @@ static int apply_string(const json_t *body, const char *field, char **slot, size
                     "`%s` must be 1 to %zu characters without control characters", field, max);
     if (uuid && !id_is_uuid(text))
         return fail(err, 422, "invalid_field", "`%s` must be a UUID", field);
-    if (changed && (!*slot || strcmp(*slot, text) != 0))
+    char *copy = strdup(text);
+    if (!copy)
+        return fail(err, 500, "internal", "out of memory");
+    if (uuid)
+        id_uuid_lower(copy);
+    if (changed && (!*slot || strcmp(*slot, copy) != 0))
         json_array_append_new(changed, json_string(field));
-    return set_string(slot, text);
+    free(*slot);
+    *slot = copy;
+    return 0;
 }
 
 /* The password part of a URL's userinfo, as written (still encoded), or NULL. */

@@ -75,6 +75,7 @@ struct conn_filter {
     const char *search;        /* substring of the name, or NULL */
     long page;                 /* 1-based */
     long per_page;
+    char agent_buf[40]; /* storage for a normalised agent_id */
 };
 
 /* {"connections": [...], "total", "page", "per_page", "total_pages"}. New reference. */

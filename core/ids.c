@@ -33,6 +33,12 @@ int id_is_uuid(const char *s)
     return 1;
 }
 
+void id_uuid_lower(char *s)
+{
+    for (; s && *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
 void id_time_now(char *out)
 {
     struct timespec now;

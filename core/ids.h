@@ -12,6 +12,8 @@
 void id_uuid4(char *out);
 /* 1 if `s` is a UUID in canonical 8-4-4-4-12 hex form (any version, any case). */
 int id_is_uuid(const char *s);
+/* Lower-cases a UUID in place (UUIDs compare case-insensitively; Quarry stores lower case). */
+void id_uuid_lower(char *s);
 
 /* The current time as RFC 3339 UTC with milliseconds, into `out` (ID_TIME_LEN + 1). */
 void id_time_now(char *out);

@@ -166,6 +166,10 @@ static void test_agent_isolation_with_keys(void)
     char *body = sqlite_body("iso-b-by-a", AGENT_B);
     CU_ASSERT_EQUAL(status_of("POST", "/v1/database-connection", body, a.headers), 403);
     free(body);
+    /* UUIDs compare without case. */
+    body = sqlite_body("iso-a-upper", "AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA");
+    CU_ASSERT_EQUAL(status_of("POST", "/v1/database-connection", body, a.headers), 201);
+    free(body);
     char path[160];
     snprintf(path, sizeof(path), "/v1/database-connection/%s", mine);
     CU_ASSERT_EQUAL(status_of("GET", path, NULL, a.headers), 200);
