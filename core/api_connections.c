@@ -10,239 +10,65 @@
 
 #include "api_common.h"
 #include "app.h"
-#include "config.h"
 #include "conn_input.h"
+#include "conn_write.h"
 #include "connections.h"
 #include "http.h"
 #include "ids.h"
-#include "loader.h"
-#include "probe.h"
 #include "router.h"
 
-enum probe_purpose { PROBE_CREATE, PROBE_UPDATE, PROBE_TEST };
-
-/* A connection on its way through a probe on a worker, and what to do after. */
-struct probe_job {
-    enum probe_purpose purpose;
-    char id[ID_UUID_LEN + 1]; /* update and test */
-    struct conn_state state;
-    json_t *changed; /* update: the fields that changed */
-    const struct quarry_driver *driver;
-    const struct guard *guard;
-    int timeout_ms;
-    struct probe_outcome outcome;
-};
-
-static void probe_job_free(struct probe_job *job)
+static void reply_error(struct http_exchange *ex, int status, const char *code, const char *message)
 {
-    conn_state_clear(&job->state);
-    json_decref(job->changed);
-    free(job);
+    http_reply_error(ex, status, code, "%s", message);
 }
 
-static const char *initiated_by(const struct http_exchange *ex)
+static void reply_done(struct http_exchange *ex, struct conn_write *w, json_t *record)
 {
-    const struct auth_identity *identity = api_identity(ex);
-    return identity && identity->subject[0] ? identity->subject : NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Probe jobs                                                               */
-/* ------------------------------------------------------------------------ */
-
-static void probe_job_run(void *arg)
-{
-    struct probe_job *job = arg;
-    probe_target(job->driver, job->guard, job->state.url, job->state.params, job->timeout_ms,
-                 &job->outcome);
-}
-
-static void reply_created(struct http_exchange *ex, struct probe_job *job)
-{
-    struct app *app = http_app(ex);
-    char id[ID_UUID_LEN + 1];
-    int rc = connections_insert(app->registry, app->secrets, &job->state, &job->outcome.test, id);
-    if (rc == CONN_CONFLICT) {
-        http_reply_error(ex, 409, "conflict",
-                         "a connection named `%s` already exists for this agent", job->state.name);
-        return;
+    const struct conn_test *t = &w->outcome.test;
+    switch (w->purpose) {
+    case CONN_WRITE_CREATE:
+        http_reply_json(ex, 201,
+                        json_pack("{s:o, s:s, s:b}", "connection", record, "test_result",
+                                  t->message, "is_active", t->ok));
+        break;
+    case CONN_WRITE_UPDATE:
+        http_reply_json(ex, 200,
+                        json_pack("{s:o, s:O, s:s?}", "connection", record, "updated_fields",
+                                  w->changed, "initiated_by", conn_write_initiator(ex)));
+        break;
+    case CONN_WRITE_TEST:
+        http_reply_json(ex, 200,
+                        json_pack("{s:s, s:s, s:f, s:s?, s:s, s:o}", "status",
+                                  t->ok ? "success" : "failed", "message", t->message, "latency_ms",
+                                  t->latency_ms, "server_version",
+                                  t->server_version[0] ? t->server_version : NULL, "tested_at",
+                                  t->tested_at, "connection", record));
+        break;
     }
-    json_t *record = rc == CONN_OK ? connections_get(app->registry, id, CONN_LIVE, &rc) : NULL;
-    if (!record) {
-        api_reply_conn_error(ex, rc, id);
-        return;
-    }
-    http_reply_json(ex, 201,
-                    json_pack("{s:o, s:s, s:b}", "connection", record, "test_result",
-                              job->outcome.test.message, "is_active", job->outcome.test.ok));
 }
 
-static void reply_updated(struct http_exchange *ex, struct probe_job *job)
-{
-    struct app *app = http_app(ex);
-    const struct conn_test *test = job->outcome.test.tested ? &job->outcome.test : NULL;
-    int rc = connections_update(app->registry, app->secrets, job->id, &job->state, test);
-    if (rc == CONN_CONFLICT) {
-        http_reply_error(ex, 409, "conflict",
-                         "a connection named `%s` already exists for this agent", job->state.name);
-        return;
-    }
-    json_t *record = rc == CONN_OK ? connections_get(app->registry, job->id, CONN_LIVE, &rc) : NULL;
-    if (!record) {
-        api_reply_conn_error(ex, rc, job->id);
-        return;
-    }
-    http_reply_json(ex, 200,
-                    json_pack("{s:o, s:O, s:s?}", "connection", record, "updated_fields",
-                              job->changed, "initiated_by", initiated_by(ex)));
-}
-
-static void reply_tested(struct http_exchange *ex, struct probe_job *job)
-{
-    struct app *app = http_app(ex);
-    const struct conn_test *t = &job->outcome.test;
-    int rc = connections_record_test(app->registry, job->id, t);
-    json_t *record = rc == CONN_OK ? connections_get(app->registry, job->id, CONN_ANY, &rc) : NULL;
-    if (!record) {
-        api_reply_conn_error(ex, rc, job->id);
-        return;
-    }
-    http_reply_json(ex, 200,
-                    json_pack("{s:s, s:s, s:f, s:s?, s:s, s:o}", "status",
-                              t->ok ? "success" : "failed", "message", t->message, "latency_ms",
-                              t->latency_ms, "server_version",
-                              t->server_version[0] ? t->server_version : NULL, "tested_at",
-                              t->tested_at, "connection", record));
-}
-
-static void probe_job_done(struct http_exchange *ex, void *arg)
-{
-    struct probe_job *job = arg;
-    if (job->outcome.refused)
-        http_reply_error(ex, 422, "target_denied", "%s", job->outcome.why);
-    else if (job->purpose == PROBE_CREATE)
-        reply_created(ex, job);
-    else if (job->purpose == PROBE_UPDATE)
-        reply_updated(ex, job);
-    else
-        reply_tested(ex, job);
-    probe_job_free(job);
-}
-
-static void probe_job_start(struct http_exchange *ex, struct probe_job *job)
-{
-    struct app *app = http_app(ex);
-    job->guard = app->guard;
-    job->timeout_ms = (int)config_long(app->config, CFG_CONNECT_TIMEOUT);
-    if (http_defer(ex, probe_job_run, probe_job_done, job) != 0)
-        probe_job_free(job);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Create, update, test                                                     */
-/* ------------------------------------------------------------------------ */
-
-/* The agent a caller may write: its own when bound. 0, or -1 after replying 403/422. */
-static int settle_agent(struct http_exchange *ex, struct conn_state *state, int required)
-{
-    const struct auth_identity *identity = api_identity(ex);
-    if (identity && identity->agent_id[0]) {
-        if (!state->agent_id)
-            state->agent_id = strdup(identity->agent_id);
-        if (!state->agent_id || strcasecmp(state->agent_id, identity->agent_id) != 0) {
-            http_reply_error(ex, 403, "forbidden", "this credential may only use agent %s",
-                             identity->agent_id);
-            return -1;
-        }
-    } else if (required && !state->agent_id) {
-        http_reply_error(ex, 422, "missing_field", "`agent_id` is required");
-        return -1;
-    }
-    return 0;
-}
-
-/* Validates the state and checks the name; returns the driver or NULL after replying. */
-static const struct quarry_driver *validate_state(struct http_exchange *ex,
-                                                  struct conn_state *state, const char *except_id)
-{
-    struct app *app = http_app(ex);
-    struct input_error err;
-    const struct quarry_driver *driver = conn_input_validate(state, app->guard, &err);
-    if (!driver) {
-        http_reply_error(ex, err.status, err.code, "%s", err.message);
-        return NULL;
-    }
-    if (connections_name_taken(app->registry, state->agent_id, state->name, except_id)) {
-        http_reply_error(ex, 409, "conflict",
-                         "a connection named `%s` already exists for this agent", state->name);
-        return NULL;
-    }
-    return driver;
-}
+static const struct conn_write_ops native_ops = {reply_error, reply_done};
 
 static void handle_create(struct http_exchange *ex)
 {
     json_t *body;
     if (http_body_json(ex, &body) != 0)
         return;
-    struct probe_job *job = calloc(1, sizeof(*job));
+    struct conn_write *w = conn_write_new(CONN_WRITE_CREATE, &native_ops);
     struct input_error err;
-    if (!job) {
+    if (!w) {
         json_decref(body);
         http_reply_error(ex, 500, "internal", "out of memory");
         return;
     }
-    job->purpose = PROBE_CREATE;
-    if (conn_input_apply(&job->state, body, CONN_APPLY_CREATE, NULL, &err) != 0) {
-        http_reply_error(ex, err.status, err.code, "%s", err.message);
-        goto fail;
-    }
-    if (settle_agent(ex, &job->state, 1) != 0 ||
-        !(job->driver = validate_state(ex, &job->state, NULL)))
-        goto fail;
+    int rc = conn_input_apply(&w->state, body, CONN_APPLY_CREATE, NULL, &err);
     json_decref(body);
-    probe_job_start(ex, job);
-    return;
-fail:
-    json_decref(body);
-    probe_job_free(job);
-}
-
-/* Loads a live connection the caller may see into a new probe job; NULL after replying. */
-static struct probe_job *job_for_connection(struct http_exchange *ex, enum probe_purpose purpose)
-{
-    struct app *app = http_app(ex);
-    const char *id = http_param(ex, "id");
-    if (api_check_connection(ex, id, CONN_LIVE) != 0)
-        return NULL;
-    struct probe_job *job = calloc(1, sizeof(*job));
-    if (!job) {
-        http_reply_error(ex, 500, "internal", "out of memory");
-        return NULL;
+    if (rc != 0) {
+        conn_write_fail(ex, w, err.status, err.code, "%s", err.message);
+        return;
     }
-    job->purpose = purpose;
-    snprintf(job->id, sizeof(job->id), "%s", id);
-    int rc = connections_load_state(app->registry, app->secrets, id, &job->state);
-    if (rc != CONN_OK) {
-        api_reply_conn_error(ex, rc, id);
-        free(job);
-        return NULL;
-    }
-    return job;
-}
-
-static int needs_probe(const json_t *changed)
-{
-    size_t i;
-    json_t *field;
-    json_array_foreach(changed, i, field)
-    {
-        const char *name = json_string_value(field);
-        if (!strcmp(name, "url") || !strcmp(name, "database_type") ||
-            !strcmp(name, "connection_params"))
-            return 1;
-    }
-    return 0;
+    if (conn_write_settle_agent(ex, w, 1) == 0 && conn_write_validate(ex, w) == 0)
+        conn_write_commit(ex, w);
 }
 
 static void update(struct http_exchange *ex, enum conn_apply_mode mode)
@@ -250,32 +76,19 @@ static void update(struct http_exchange *ex, enum conn_apply_mode mode)
     json_t *body;
     if (http_body_json(ex, &body) != 0)
         return;
-    struct probe_job *job = job_for_connection(ex, PROBE_UPDATE);
+    struct conn_write *w =
+        conn_write_load(ex, http_param(ex, "id"), CONN_WRITE_UPDATE, &native_ops);
     struct input_error err;
-    if (!job) {
-        json_decref(body);
+    int rc = w ? conn_input_apply(&w->state, body, mode, w->changed, &err) : -1;
+    json_decref(body);
+    if (!w)
+        return;
+    if (rc != 0) {
+        conn_write_fail(ex, w, err.status, err.code, "%s", err.message);
         return;
     }
-    job->changed = json_array();
-    if (conn_input_apply(&job->state, body, mode, job->changed, &err) != 0) {
-        http_reply_error(ex, err.status, err.code, "%s", err.message);
-        goto fail;
-    }
-    if (settle_agent(ex, &job->state, 0) != 0 ||
-        !(job->driver = validate_state(ex, &job->state, job->id)))
-        goto fail;
-    json_decref(body);
-    /* A new target is probed before it is stored; other edits are stored at once. */
-    if (needs_probe(job->changed)) {
-        probe_job_start(ex, job);
-        return;
-    }
-    reply_updated(ex, job);
-    probe_job_free(job);
-    return;
-fail:
-    json_decref(body);
-    probe_job_free(job);
+    if (conn_write_settle_agent(ex, w, 0) == 0 && conn_write_validate(ex, w) == 0)
+        conn_write_commit(ex, w);
 }
 
 static void handle_put(struct http_exchange *ex)
@@ -290,17 +103,9 @@ static void handle_patch(struct http_exchange *ex)
 
 static void handle_test(struct http_exchange *ex)
 {
-    struct probe_job *job = job_for_connection(ex, PROBE_TEST);
-    if (!job)
-        return;
-    job->driver = loader_find(job->state.database_type);
-    if (!job->driver) {
-        http_reply_error(ex, 422, "unsupported_database_type",
-                         "no loaded driver serves database_type `%s`", job->state.database_type);
-        probe_job_free(job);
-        return;
-    }
-    probe_job_start(ex, job);
+    struct conn_write *w = conn_write_load(ex, http_param(ex, "id"), CONN_WRITE_TEST, &native_ops);
+    if (w)
+        conn_write_commit(ex, w);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -386,7 +191,7 @@ static void handle_delete(struct http_exchange *ex)
     }
     http_reply_json(ex, 200,
                     json_pack("{s:s, s:I, s:s?}", "connection_id", id, "deleted_tables_count",
-                              (json_int_t)tables, "initiated_by", initiated_by(ex)));
+                              (json_int_t)tables, "initiated_by", conn_write_initiator(ex)));
 }
 
 static void handle_restore(struct http_exchange *ex)

@@ -135,9 +135,11 @@ void http_reply_json(struct http_exchange *ex, int status, json_t *body)
 
 static json_t *error_envelope(const char *request_id, const char *code, const char *message)
 {
-    return json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s}", "error", "code", code, "message",
+    /* `message`, `error_code`, `detail` and `description` are what existing
+       clients (Knowrithm's and Dataherald's) read; `error` is Quarry's own. */
+    return json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s}", "error", "code", code, "message",
                      message, "request_id", request_id, "message", message, "error_code", code,
-                     "detail", message);
+                     "detail", message, "description", message);
 }
 
 static void reply_error_v(struct http_exchange *ex, int status, const char *code, json_t *extra,

@@ -67,7 +67,8 @@ int http_body_json(struct http_exchange *exchange, json_t **out);
 void http_reply_json(struct http_exchange *exchange, int status, json_t *body);
 /*
  * Replies with the error envelope:
- * {"error": {"code", "message", "request_id"}, "message", "error_code", "detail"}.
+ * {"error": {"code", "message", "request_id"}, "message", "error_code", "detail",
+ * "description"}.
  */
 void http_reply_error(struct http_exchange *exchange, int status, const char *code, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
