@@ -1,11 +1,20 @@
 #include "app.h"
 
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
 #include "router.h"
 
-int app_routes(struct router *router)
+int app_routes(struct router *router, const struct config *config)
 {
+    int dataherald_auth = strcmp(config_str(config, CFG_DATAHERALD_AUTH), "off") != 0;
+    if (!dataherald_auth)
+        log_warn(
+            "--dataherald-auth off: /api/database-connections and /api/v1/database-connections "
+            "answer without credentials");
     if (api_system_routes(router) != 0 || api_connections_routes(router) != 0 ||
-        api_tasks_routes(router) != 0)
+        api_tasks_routes(router) != 0 || api_dataherald_routes(router, dataherald_auth) != 0)
         return -1;
     return 0;
 }

@@ -50,11 +50,13 @@ const struct auth_identity *api_identity(const struct http_exchange *exchange);
 int api_agent_visible(const struct http_exchange *exchange, const char *agent_id);
 
 /* Registers every route of the service. Returns 0, or -1 (a programming error). */
-int app_routes(struct router *router);
+int app_routes(struct router *router, const struct config *config);
 
 /* Each API area's routes. */
 int api_system_routes(struct router *router);
 int api_connections_routes(struct router *router);
 int api_tasks_routes(struct router *router);
+/* `require_auth` 0 serves them without credentials (an operator's explicit choice). */
+int api_dataherald_routes(struct router *router, int require_auth);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-enum option_type { OPT_STRING, OPT_INT, OPT_LOG_LEVEL, OPT_LISTEN };
+enum option_type { OPT_STRING, OPT_INT, OPT_LOG_LEVEL, OPT_LISTEN, OPT_ON_OFF };
 
 struct option_spec {
     const char *name; /* the flag without "--"; the file key */
@@ -70,6 +70,8 @@ static const struct option_spec specs[CFG__COUNT] = {
                           "required `aud` of bearer tokens"},
     [CFG_JWT_LEEWAY] = {"jwt-leeway", "QUARRY_JWT_LEEWAY", OPT_INT, 0, 3600, "30",
                         "seconds of clock skew allowed on `exp` and `nbf`"},
+    [CFG_DATAHERALD_AUTH] = {"dataherald-auth", "QUARRY_DATAHERALD_AUTH", OPT_ON_OFF, 0, 0, "on",
+                             "`off` serves the Dataherald-compatible routes without credentials"},
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -271,6 +273,10 @@ static int validate(struct config *cfg, char *err, size_t errlen)
             }
         } else if (spec->type == OPT_LOG_LEVEL && log_level_parse(value) < 0) {
             set_err(err, errlen, "--%s %s: expected error, warn, info or debug", spec->name, value);
+            return -1;
+        } else if (spec->type == OPT_ON_OFF && strcmp(value, "on") != 0 &&
+                   strcmp(value, "off") != 0) {
+            set_err(err, errlen, "--%s %s: expected on or off", spec->name, value);
             return -1;
         } else if (spec->type == OPT_LISTEN && parse_listen(cfg, value, err, errlen) != 0) {
             return -1;

@@ -32,6 +32,7 @@ enum config_key {
     CFG_JWT_ISSUER,
     CFG_JWT_AUDIENCE,
     CFG_JWT_LEEWAY,
+    CFG_DATAHERALD_AUTH,
     CFG__COUNT
 };
 

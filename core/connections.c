@@ -445,6 +445,24 @@ int connections_name_taken(struct registry *registry, const char *agent_id, cons
     return taken;
 }
 
+int connections_find_by_name(struct registry *registry, const char *agent_id, const char *name,
+                             char *id_out)
+{
+    sqlite3_stmt *stmt = prepare(registry, "SELECT id FROM connections WHERE deleted_at IS NULL "
+                                           "AND ifnull(agent_id, '') = ifnull(?, '') AND name = ?");
+    if (!stmt)
+        return CONN_ERROR;
+    bind_text(stmt, 1, agent_id);
+    bind_text(stmt, 2, name);
+    int rc = CONN_NOT_FOUND;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        snprintf(id_out, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
+        rc = CONN_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 int connections_agent(struct registry *registry, const char *id, char *out, size_t size)
 {
     sqlite3_stmt *stmt =

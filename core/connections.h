@@ -90,6 +90,10 @@ int connections_soft_delete(struct registry *registry, const char *id, long *tab
 /* Restores a deleted connection and the tables deleted with it. */
 int connections_restore(struct registry *registry, const char *id, long *tables);
 
+/* The id of the live connection of `agent_id` (NULL = none) named `name`, into `id_out`. */
+int connections_find_by_name(struct registry *registry, const char *agent_id, const char *name,
+                             char *id_out);
+
 /* The agent a connection belongs to (any visibility), copied into `out` ("" when none). */
 int connections_agent(struct registry *registry, const char *id, char *out, size_t size);
 

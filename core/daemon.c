@@ -121,7 +121,7 @@ static int daemon_start(struct daemon *d, const struct config *config)
     d->app.workers = workers_start(&wo);
     d->base = event_base_new();
     d->router = router_new();
-    if (!d->app.workers || !d->base || !d->router || app_routes(d->router) != 0) {
+    if (!d->app.workers || !d->base || !d->router || app_routes(d->router, config) != 0) {
         log_error("cannot start: out of memory or a bad route table");
         return -1;
     }

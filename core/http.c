@@ -236,7 +236,7 @@ void *http_context(const struct http_exchange *ex)
     return ex->context;
 }
 
-int http_body_json(struct http_exchange *ex, json_t **out)
+int http_body_json_any(struct http_exchange *ex, json_t **out)
 {
     *out = NULL;
     struct evbuffer *input = evhttp_request_get_input_buffer(ex->req);
@@ -253,12 +253,20 @@ int http_body_json(struct http_exchange *ex, json_t **out)
             data ? error.text : "out of memory", data ? error.line : 0, data ? error.column : 0);
         return -1;
     }
-    if (!json_is_object(body)) {
-        json_decref(body);
+    *out = body;
+    return 0;
+}
+
+int http_body_json(struct http_exchange *ex, json_t **out)
+{
+    if (http_body_json_any(ex, out) != 0)
+        return -1;
+    if (*out && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
         http_reply_error(ex, 422, "invalid_body", "request body must be a JSON object");
         return -1;
     }
-    *out = body;
     return 0;
 }
 

@@ -62,6 +62,8 @@ void *http_context(const struct http_exchange *exchange);
  * JSON) or 422 (JSON that is not an object).
  */
 int http_body_json(struct http_exchange *exchange, json_t **out);
+/* As http_body_json, but any JSON value is accepted (only malformed JSON is answered, 400). */
+int http_body_json_any(struct http_exchange *exchange, json_t **out);
 
 /* Replies with `body` (reference stolen, even on failure). */
 void http_reply_json(struct http_exchange *exchange, int status, json_t *body);

@@ -13,6 +13,7 @@
     X(server)                                                                                      \
     X(api_connections)                                                                             \
     X(api_security)                                                                                \
+    X(api_dataherald)                                                                              \
     X(loader)                                                                                      \
     X(sqlite_driver)                                                                               \
     X(postgres_driver)                                                                             \
