@@ -44,7 +44,7 @@ static void test_drivers_report(void)
     struct harness_server *s = harness_start(args, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     struct harness_response r;
-    CU_ASSERT_EQUAL_FATAL(harness_request(s, "GET", "/v1/drivers", NULL, NULL, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(harness_request(s, "GET", "/v1/drivers", NULL, harness_auth(s), &r), 0);
     CU_ASSERT_EQUAL(r.status, 200);
     json_t *sqlite = find_named(json_object_get(r.json, "drivers"), "sqlite");
     CU_ASSERT_PTR_NOT_NULL_FATAL(sqlite);

@@ -91,7 +91,7 @@ is_running() {
 }
 
 make_tls() {
-    [ -f "$TLSDIR/server-cert.pem" ] && return 0
+    [ -f "$TLSDIR/server-cert.pem" ] && [ -f "$TLSDIR/other-ca.pem" ] && return 0
     log "creating a test CA and server certificate"
     mkdir -p "$TLSDIR"
     (
@@ -103,7 +103,10 @@ make_tls() {
         printf 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n' >san.ext
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
             -days 3650 -extfile san.ext -out server-cert.pem
-        rm -f server.csr san.ext
+        # A CA that signed nothing here: verification against it must fail.
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=quarry-other-ca \
+            -keyout other-ca-key.pem -out other-ca.pem
+        rm -f server.csr san.ext other-ca-key.pem
     ) >>"$SETUP_LOG" 2>&1 || die "openssl failed"
     chmod 644 "$TLSDIR"/*.pem
 }
@@ -127,7 +130,9 @@ start_server() {
     chmod 755 "$SERVICES_DIR" "$BASE"
     rm -f "$SOCKET" "$PIDFILE"
     log "starting mariadbd on 127.0.0.1:$PORT"
-    # --skip-networking=0 explicitly: a packaged default may turn TCP off.
+    # --skip-networking=0 explicitly: a packaged default may turn TCP off. Tests
+    # fail TLS handshakes on purpose; max-connect-errors keeps loopback from
+    # being blocked after a hundred of them.
     "$(mariadbd_bin)" --no-defaults --user="$user" --datadir="$DATADIR" \
         --socket="$SOCKET" --pid-file="$PIDFILE" --log-error="$SERVER_LOG" \
         --bind-address=127.0.0.1 --port="$PORT" --skip-networking=0 --skip-name-resolve \
@@ -137,7 +142,7 @@ start_server() {
         --secure-file-priv="$BASE/files" --local-infile=0 --performance-schema=OFF \
         --innodb-buffer-pool-size=128M --innodb-log-file-size=64M \
         --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 --innodb-use-native-aio=0 \
-        --max-connections=200 >>"$SETUP_LOG" 2>&1 </dev/null &
+        --max-connections=200 --max-connect-errors=1000000 >>"$SETUP_LOG" 2>&1 </dev/null &
     local pid=$!
     for _ in $(seq 1 300); do
         if mariadb-admin --no-defaults --protocol=socket --socket="$SOCKET" -uroot ping \
@@ -265,6 +270,8 @@ print_exports() {
     echo "export QUARRY_TEST_MYSQL_RO_URL='mysql://$RO_USER:$RO_PASS@$hostport/Chinook'"
     echo "export QUARRY_TEST_MYSQL_ENC_URL='mysql://$ENC_USER:$ENC_PASS_URL@$hostport/Chinook'"
     echo "export QUARRY_TEST_MYSQL_CA='$TLSDIR/ca.pem'"
+    echo "export QUARRY_TEST_MYSQL_OTHER_CA='$TLSDIR/other-ca.pem'"
+    echo "export QUARRY_TEST_MYSQL_SOCKET='$SOCKET'"
 }
 
 cmd_start() {
@@ -272,6 +279,9 @@ cmd_start() {
     log "start (port $PORT, base $BASE)"
     ensure_packages
     if is_running; then
+        local port
+        port=$(sql -e 'SELECT @@port' 2>>"$SETUP_LOG") || die "the running server does not answer"
+        [ "$port" = "$PORT" ] || die "a server from $BASE already runs on port $port; stop it first"
         log "reusing the running server (pid $(cat "$PIDFILE"))"
     else
         make_tls

@@ -16,22 +16,17 @@
 #define READ_TIMEOUT_DEFAULT_S 600
 #define WRITE_TIMEOUT_DEFAULT_S 60
 
-/* MySQL 5.7+ reports a statement over max_execution_time as ER_QUERY_TIMEOUT. */
+/* MySQL's code for a SELECT over max_execution_time; MariaDB leaves 3024 unused. */
 #ifndef ER_QUERY_TIMEOUT
 #define ER_QUERY_TIMEOUT 3024
-#endif
-#ifndef ER_STATEMENT_TIMEOUT
-#define ER_STATEMENT_TIMEOUT 1969
-#endif
-#ifndef ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
-#define ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION 1792
-#endif
-#ifndef ER_READ_ONLY_MODE
-#define ER_READ_ONLY_MODE 1836
 #endif
 
 int my_status_of(unsigned errnum, int context)
 {
+    /* A table the user may not read is, for sampling, a table that is not there. */
+    if (context == MY_CTX_SAMPLE &&
+        (errnum == ER_TABLEACCESS_DENIED_ERROR || errnum == ER_DBACCESS_DENIED_ERROR))
+        return QUARRY_ERR_NOT_FOUND;
     switch (errnum) {
     case ER_ACCESS_DENIED_ERROR:             /* 1045 */
     case ER_DBACCESS_DENIED_ERROR:           /* 1044 */
@@ -60,9 +55,11 @@ int my_status_of(unsigned errnum, int context)
         return QUARRY_ERR_TIMEOUT;
     case ER_QUERY_INTERRUPTED: /* 1317: KILL QUERY */
         return QUARRY_ERR_CANCELLED;
-    case ER_BAD_DB_ERROR:    /* 1049 */
-    case ER_NO_SUCH_TABLE:   /* 1146 */
-    case ER_BAD_TABLE_ERROR: /* 1051 */
+    case ER_BAD_DB_ERROR:     /* 1049 */
+    case ER_NO_SUCH_TABLE:    /* 1146 */
+    case ER_BAD_TABLE_ERROR:  /* 1051 */
+    case ER_WRONG_TABLE_NAME: /* 1103: a name no table can have */
+    case ER_WRONG_DB_NAME:    /* 1102 */
         return context == MY_CTX_QUERY ? QUARRY_ERR_QUERY : QUARRY_ERR_NOT_FOUND;
     default:
         if (context == MY_CTX_CONNECT)
@@ -71,11 +68,15 @@ int my_status_of(unsigned errnum, int context)
     }
 }
 
+/*
+ * Client-side errors (2000-2999: server gone, lost, TLS failure, out of
+ * sync ...) on an established link leave it unusable; so does the server
+ * ending the session.
+ */
 static int lost_link(unsigned errnum)
 {
-    return errnum == CR_SERVER_GONE_ERROR || errnum == CR_SERVER_LOST ||
-           errnum == CR_SERVER_LOST_EXTENDED || errnum == CR_COMMANDS_OUT_OF_SYNC ||
-           errnum == ER_CONNECTION_KILLED;
+    return (errnum >= 2000 && errnum < 3000) || errnum == ER_CONNECTION_KILLED ||
+           errnum == ER_SERVER_SHUTDOWN;
 }
 
 int my_ctx_stopped(struct quarry_conn *conn, const struct quarry_ctx *ctx, struct quarry_error *err)
@@ -91,8 +92,9 @@ int my_conn_error(struct quarry_conn *conn, const struct quarry_ctx *ctx, int co
 {
     MYSQL *m = conn->mysql;
     unsigned errnum = m ? mysql_errno(m) : CR_SERVER_GONE_ERROR;
-    const char *sqlstate = m ? mysql_sqlstate(m) : "HY000";
-    char message[QUARRY_ERROR_MESSAGE_MAX];
+    /* Copied: dropping a lost link below frees the handle they live in. */
+    char sqlstate[8], message[QUARRY_ERROR_MESSAGE_MAX];
+    snprintf(sqlstate, sizeof(sqlstate), "%.5s", m ? mysql_sqlstate(m) : "HY000");
     snprintf(message, sizeof(message), "%s", m ? mysql_error(m) : "not connected");
     int status = my_status_of(errnum, context);
 
@@ -104,9 +106,8 @@ int my_conn_error(struct quarry_conn *conn, const struct quarry_ctx *ctx, int co
         status = QUARRY_ERR_CANCELLED;
     if (lost_link(errnum))
         my_conn_drop(conn);
-    if (strcmp(sqlstate, "00000") == 0)
-        sqlstate = NULL;
-    return my_fail(err, status, sqlstate, (int)errnum, "%s", message);
+    int no_state = strcmp(sqlstate, "00000") == 0;
+    return my_fail(err, status, no_state ? NULL : sqlstate, (int)errnum, "%s", message);
 }
 
 static int set_tls(MYSQL *m, const struct my_params *p, struct quarry_error *err)
@@ -130,6 +131,8 @@ static int set_tls(MYSQL *m, const struct my_params *p, struct quarry_error *err
         rc |= mysql_optionsv(m, MYSQL_OPT_SSL_CRL, p->ssl_crl);
     if (p->tls_version)
         rc |= mysql_optionsv(m, MARIADB_OPT_TLS_VERSION, p->tls_version);
+    if (p->tls_peer_fp)
+        rc |= mysql_optionsv(m, MARIADB_OPT_TLS_PEER_FP, p->tls_peer_fp);
     /*
      * ENFORCE only asks for TLS: libmariadb 3.3 still falls back to plain text
      * when the server has none, so REQUIRED and up are checked after connect.
@@ -272,7 +275,9 @@ int my_conn_prepare(struct quarry_conn *conn, const struct quarry_ctx *ctx,
     /*
      * The limit is the time left now; 0 turns it off. A statement also sees
      * what a previous one may have changed (SET tx_read_only=0 ...), so the
-     * settings the driver depends on are asserted before each.
+     * settings the driver depends on are asserted before each. MySQL's
+     * max_execution_time covers SELECT only; other statements there rely on
+     * cancel (KILL QUERY) and the checks between rows.
      */
     if (conn->is_mariadb) {
         double s =

@@ -44,7 +44,7 @@ void my_result_abandon(struct quarry_conn *conn, MYSQL_RES *res)
             /* The end, or an error that ended the statement: the link is fine. */
             unsigned errnum = conn->mysql ? mysql_errno(conn->mysql) : 0;
             mysql_free_result(res);
-            if (errnum == 2006 || errnum == 2013) /* the link itself broke */
+            if (errnum >= 2000 && errnum < 3000) /* the link itself broke */
                 my_conn_drop(conn);
             return;
         }
@@ -113,13 +113,15 @@ static int stream_rows(struct quarry_conn *conn, const struct quarry_ctx *ctx, M
     uint64_t rows = 0;
     int expired = 0, done = 0;
     while (answer == QUARRY_SINK_CONTINUE && !(limit && rows >= limit)) {
-        if (ctx && my_host.ctx_expired(ctx)) {
-            expired = 1;
-            break;
-        }
         MYSQL_ROW row = mysql_fetch_row(res);
         if (!row) {
             done = 1;
+            break;
+        }
+        /* Checked after the fetch, so a statement the server timed out reports the server's error.
+         */
+        if (ctx && my_host.ctx_expired(ctx)) {
+            expired = 1;
             break;
         }
         my_shape_fill(&shape, row, mysql_fetch_lengths(res));

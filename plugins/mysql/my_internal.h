@@ -68,7 +68,8 @@ struct my_params {
     char *database; /* NULL: none */
     char *unix_socket;
     char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key, *ssl_cipher, *ssl_crl, *tls_version;
-    int ssl_mode; /* enum my_ssl_mode */
+    char *tls_peer_fp; /* the server certificate's SHA fingerprint, hex */
+    int ssl_mode;      /* enum my_ssl_mode */
     unsigned connect_timeout_s, read_timeout_s, write_timeout_s;
 };
 

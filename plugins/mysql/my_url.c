@@ -181,17 +181,19 @@ static int set_tls_option(struct my_params *p, const char *key, const char *valu
     static const char *const cipher[] = {"ssl_cipher", "tls_cipher", NULL};
     static const char *const crl[] = {"ssl_crl", "tls_crl", NULL};
     static const char *const version[] = {"tls_version", "ssl_tls_version", NULL};
+    static const char *const fingerprint[] = {"tls_peer_fp", "ssl_fp", NULL};
     static const char *const mode[] = {"ssl_mode", "sslmode", "tls_mode", NULL};
     int flag;
 
-    char **slot = key_in(key, ca)        ? &p->ssl_ca
-                  : key_in(key, capath)  ? &p->ssl_capath
-                  : key_in(key, cert)    ? &p->ssl_cert
-                  : key_in(key, keyf)    ? &p->ssl_key
-                  : key_in(key, cipher)  ? &p->ssl_cipher
-                  : key_in(key, crl)     ? &p->ssl_crl
-                  : key_in(key, version) ? &p->tls_version
-                                         : NULL;
+    char **slot = key_in(key, ca)            ? &p->ssl_ca
+                  : key_in(key, capath)      ? &p->ssl_capath
+                  : key_in(key, cert)        ? &p->ssl_cert
+                  : key_in(key, keyf)        ? &p->ssl_key
+                  : key_in(key, cipher)      ? &p->ssl_cipher
+                  : key_in(key, crl)         ? &p->ssl_crl
+                  : key_in(key, version)     ? &p->tls_version
+                  : key_in(key, fingerprint) ? &p->tls_peer_fp
+                                             : NULL;
     if (slot)
         return *value ? set_string(slot, value, err) : 0;
     if (key_in(key, mode))
@@ -273,10 +275,14 @@ int my_params_ssl_mode(const struct my_params *p)
 {
     if (p->ssl_mode != MY_SSL_UNSET)
         return p->ssl_mode;
-    /* A CA means the user wants the server checked; a client cert alone wants TLS. */
+    /*
+     * A CA means the user wants the server checked; a pinned fingerprint is
+     * the check itself (the library compares it), and a client certificate
+     * alone wants TLS.
+     */
     if (p->ssl_ca || p->ssl_capath)
         return MY_SSL_VERIFY_IDENTITY;
-    if (p->ssl_cert || p->ssl_key)
+    if (p->tls_peer_fp || p->ssl_cert || p->ssl_key)
         return MY_SSL_REQUIRED;
     return MY_SSL_PREFERRED;
 }
@@ -436,9 +442,9 @@ void my_params_free(struct my_params *p)
 {
     if (p->password)
         explicit_bzero(p->password, strlen(p->password));
-    char *owned[] = {p->host,        p->user,       p->password,   p->database,
-                     p->unix_socket, p->ssl_ca,     p->ssl_capath, p->ssl_cert,
-                     p->ssl_key,     p->ssl_cipher, p->ssl_crl,    p->tls_version};
+    char *owned[] = {p->host,    p->user,        p->password,   p->database, p->unix_socket,
+                     p->ssl_ca,  p->ssl_capath,  p->ssl_cert,   p->ssl_key,  p->ssl_cipher,
+                     p->ssl_crl, p->tls_version, p->tls_peer_fp};
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
         my_free(owned[i]);
     memset(p, 0, sizeof(*p));
