@@ -81,15 +81,15 @@ static char *url_with(const char *scheme, const char *password, const char *host
     struct url_parts p;
     url_split(main_url, &p);
     if (scheme)
-        snprintf(p.scheme, sizeof(p.scheme), "%s", scheme);
+        snprintf(p.scheme, sizeof(p.scheme), "%.*s", (int)sizeof(p.scheme) - 1, scheme);
     if (password)
-        snprintf(p.password, sizeof(p.password), "%s", password);
+        snprintf(p.password, sizeof(p.password), "%.*s", (int)sizeof(p.password) - 1, password);
     if (hostport)
-        snprintf(p.hostport, sizeof(p.hostport), "%s", hostport);
+        snprintf(p.hostport, sizeof(p.hostport), "%.*s", (int)sizeof(p.hostport) - 1, hostport);
     if (database)
-        snprintf(p.database, sizeof(p.database), "%s", database);
+        snprintf(p.database, sizeof(p.database), "%.*s", (int)sizeof(p.database) - 1, database);
     if (query)
-        snprintf(p.query, sizeof(p.query), "%s", query);
+        snprintf(p.query, sizeof(p.query), "%.*s", (int)sizeof(p.query) - 1, query);
     return url_join(&p);
 }
 

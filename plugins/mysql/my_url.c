@@ -400,7 +400,7 @@ static int parse_query(const char *q, size_t len, struct my_params *p, struct qu
 
 int my_url_parse(const char *url, struct my_params *out, struct quarry_error *err)
 {
-    const char *s;
+    const char *s = NULL;
     memset(out, 0, sizeof(*out));
     out->port = DEFAULT_PORT;
     if (!url || !*url)
