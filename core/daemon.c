@@ -37,13 +37,15 @@ static int64_t now_ms(void)
 
 static void worker_thread_start(void *userdata)
 {
-    (void)userdata;
+    const struct app *app = userdata;
     loader_thread_start();
+    registry_thread_attach(config_str(app->config, CFG_REGISTRY));
 }
 
 static void worker_thread_stop(void *userdata)
 {
     (void)userdata;
+    registry_thread_detach();
     loader_thread_stop();
 }
 
@@ -117,7 +119,8 @@ static int daemon_start(struct daemon *d, const struct config *config)
     struct workers_options wo = {.nthreads = (size_t)config_long(config, CFG_WORKERS),
                                  .queue_max = 4096,
                                  .thread_start = worker_thread_start,
-                                 .thread_stop = worker_thread_stop};
+                                 .thread_stop = worker_thread_stop,
+                                 .userdata = &d->app};
     d->app.workers = workers_start(&wo);
     d->base = event_base_new();
     d->router = router_new();

@@ -100,6 +100,29 @@ static const char *const migrations[] = {
     "  revoked_at TEXT,"
     "  last_used_at TEXT"
     ");",
+    /* 2: analysis results: table roles and profiles, snapshots with graph and samples. */
+    "ALTER TABLE db_tables ADD COLUMN role TEXT;"
+    "ALTER TABLE db_tables ADD COLUMN generated_description TEXT;"
+    "ALTER TABLE db_tables ADD COLUMN profile TEXT;" /* JSON: keys, FKs in and out, statistics */
+    "ALTER TABLE db_tables ADD COLUMN gone_at TEXT;" /* no longer in the database */
+    "ALTER TABLE db_tables ADD COLUMN analyzed_at TEXT;"
+    "ALTER TABLE db_columns ADD COLUMN semantic_type TEXT;"
+    "ALTER TABLE db_columns ADD COLUMN pii INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE db_columns ADD COLUMN generated_description TEXT;"
+    "ALTER TABLE db_columns ADD COLUMN profile TEXT;"
+    "ALTER TABLE db_columns ADD COLUMN gone_at TEXT;"
+    "CREATE INDEX db_tables_connection ON db_tables(connection_id, deleted_at);"
+    "CREATE TABLE snapshots ("
+    "  connection_id TEXT NOT NULL REFERENCES connections(id),"
+    "  version INTEGER NOT NULL,"
+    "  schema_hash TEXT NOT NULL,"
+    "  snapshot TEXT NOT NULL,"
+    "  graph TEXT NOT NULL,"
+    "  samples TEXT NOT NULL,"
+    "  job_id TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  PRIMARY KEY (connection_id, version)"
+    ");",
 };
 
 int registry_migrations_known(void)
@@ -157,6 +180,32 @@ static int migrate(struct registry *registry, char *err, size_t errlen)
         log_info("registry: applied migration %d", v + 1);
     }
     return 0;
+}
+
+static __thread struct registry *thread_registry;
+
+int registry_thread_attach(const char *path)
+{
+    char err[512];
+    if (thread_registry)
+        return 0;
+    thread_registry = registry_open(path, err, sizeof(err));
+    if (!thread_registry) {
+        log_error("worker registry: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+void registry_thread_detach(void)
+{
+    registry_close(thread_registry);
+    thread_registry = NULL;
+}
+
+struct registry *registry_thread(void)
+{
+    return thread_registry;
 }
 
 struct registry *registry_open(const char *path, char *err, size_t errlen)

@@ -26,6 +26,15 @@ int registry_schema_version(struct registry *registry);
 /* Number of migrations this build knows. */
 int registry_migrations_known(void);
 
+/*
+ * The calling thread's own handle, for worker threads: attach once when the
+ * thread starts (opens the file; migrations already ran), detach when it ends.
+ */
+int registry_thread_attach(const char *path);
+void registry_thread_detach(void);
+/* The handle attached to this thread, or NULL. */
+struct registry *registry_thread(void);
+
 /* 0 when the registry answers a trivial query. */
 int registry_ping(struct registry *registry);
 

@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed();
+    /* A suite whose setup failed ran none of its tests: count it as a failure. */
+    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_suites_failed();
     unsigned run = CU_get_number_of_tests_run();
     unsigned asserts_failed = CU_get_number_of_failures();
     CU_cleanup_registry();
