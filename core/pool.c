@@ -41,7 +41,7 @@ struct pool_lease {
 
 struct pool_entry {
     char *id;
-    struct pool_entry *hnext;              /* bucket chain */
+    struct pool_entry *hnext;               /* bucket chain */
     struct pool_entry *lru_prev, *lru_next; /* most recently used first */
     unsigned char fingerprint[FINGERPRINT_BYTES];
     uint64_t generation;
@@ -190,8 +190,7 @@ static void retire(struct pools *pools, struct pool_entry *e, struct pool_lease 
     *doomed = lease;
 }
 
-static size_t retire_all_idle(struct pools *pools, struct pool_entry *e,
-                              struct pool_lease **doomed)
+static size_t retire_all_idle(struct pools *pools, struct pool_entry *e, struct pool_lease **doomed)
 {
     size_t n = 0;
     while (e->idle_head) {
@@ -280,8 +279,7 @@ static struct pool_entry *entry_get(struct pools *pools, const char *id,
             memcpy(e->fingerprint, fp, FINGERPRINT_BYTES);
             e->generation++;
             retire_all_idle(pools, e, doomed);
-            log_tagged(LOG_INFO, "pool", "connection %s changed; its pooled connections close",
-                       id);
+            log_tagged(LOG_INFO, "pool", "connection %s changed; its pooled connections close", id);
         }
         lru_unlink(pools, e);
         lru_push_front(pools, e);
@@ -380,8 +378,8 @@ static void check_health(struct pools *pools, struct pool_lease *lease,
     struct host_call call;
     struct quarry_error perr;
     struct quarry_server_info info;
-    int timeout = target->connect_timeout_ms > 0 ? target->connect_timeout_ms
-                                                 : PING_TIMEOUT_DEFAULT_MS;
+    int timeout =
+        target->connect_timeout_ms > 0 ? target->connect_timeout_ms : PING_TIMEOUT_DEFAULT_MS;
     host_call_init(&call, timeout, 0);
     host_error_init(&perr);
     memset(&info, 0, sizeof(info));
@@ -437,8 +435,8 @@ static int target_valid(const struct pool_target *target, struct quarry_error *e
 {
     const struct quarry_host *h = host_services();
     if (!target || !target->connection_id || !target->connection_id[0] || !target->driver ||
-        !target->driver->name || !target->driver->open || !target->driver->close ||
-        !target->url || (target->nparams && !target->params)) {
+        !target->driver->name || !target->driver->open || !target->driver->close || !target->url ||
+        (target->nparams && !target->params)) {
         h->error_set(err, QUARRY_ERR_INVALID, "", 0, "connection pool: incomplete target");
         return 0;
     }

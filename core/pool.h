@@ -107,7 +107,7 @@ void pools_evict(struct pools *pools, const char *connection_id);
 size_t pools_reap(struct pools *pools);
 
 struct pool_stats {
-    size_t connections;  /* open or being opened: idle + leased */
+    size_t connections; /* open or being opened: idle + leased */
     size_t idle;
     size_t leased;       /* lent out, or being opened or checked for a borrower */
     size_t opened_total; /* successful opens */

@@ -19,6 +19,7 @@
     X(postgres_driver)                                                                             \
     X(mysql_driver)                                                                                \
     X(mongodb_driver)                                                                              \
+    X(pool)                                                                                        \
     X(auth)
 
 #define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);
