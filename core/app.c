@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "jobrunner.h"
 #include "log.h"
 #include "router.h"
 
@@ -16,5 +17,11 @@ int app_routes(struct router *router, const struct config *config)
     if (api_system_routes(router) != 0 || api_connections_routes(router) != 0 ||
         api_tasks_routes(router) != 0 || api_dataherald_routes(router, dataherald_auth) != 0)
         return -1;
+    return 0;
+}
+
+int app_register_jobs(struct jobrunner *runner)
+{
+    (void)runner;
     return 0;
 }

@@ -11,6 +11,8 @@
 
 struct config;
 struct guard;
+struct jobrunner;
+struct pools;
 struct http_exchange;
 struct secrets;
 struct registry;
@@ -23,6 +25,8 @@ struct app {
     struct workers *workers;
     struct secrets *secrets;
     struct guard *guard;
+    struct pools *pools;         /* target connections, borrowed by workers */
+    struct jobrunner *jobrunner; /* loop thread only */
     struct auth_jwt_config jwt;
     char *jwt_public_key_pem; /* owned; what jwt.public_key_pem points to */
     time_t started_at;
@@ -51,6 +55,9 @@ int api_agent_visible(const struct http_exchange *exchange, const char *agent_id
 
 /* Registers every route of the service. Returns 0, or -1 (a programming error). */
 int app_routes(struct router *router, const struct config *config);
+
+/* Registers the runner of every kind of job. */
+int app_register_jobs(struct jobrunner *runner);
 
 /* Each API area's routes. */
 int api_system_routes(struct router *router);

@@ -10,7 +10,9 @@
 #include "app.h"
 #include "config.h"
 #include "http.h"
+#include "jobrunner.h"
 #include "jobs.h"
+#include "pool.h"
 #include "loader.h"
 #include "log.h"
 #include "registry.h"
@@ -18,13 +20,15 @@
 #include "workers.h"
 
 #define SHUTDOWN_POLL_MS 50
+#define POOL_REAP_EVERY_S 30
+#define JOBS_AT_ONCE 2
 
 struct daemon {
     struct app app;
     struct event_base *base;
     struct router *router;
     struct http_server *http;
-    struct event *sigterm, *sigint, *drain_timer;
+    struct event *sigterm, *sigint, *drain_timer, *reap_timer;
     int64_t drain_deadline;
 };
 
@@ -64,6 +68,31 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     }
     struct timeval tv = {0, SHUTDOWN_POLL_MS * 1000};
     evtimer_add(d->drain_timer, &tv);
+}
+
+static void reap_pools(void *arg)
+{
+    pools_reap(arg);
+}
+
+/* Closing idle connections can block on the network: a worker does it. */
+static void on_reap_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct daemon *d = arg;
+    if (!d->app.shutting_down)
+        workers_submit(d->app.workers, reap_pools, d->app.pools);
+}
+
+static int start_jobs(struct daemon *d)
+{
+    d->app.jobrunner = jobrunner_new(d->base, &d->app, JOBS_AT_ONCE);
+    if (!d->app.jobrunner || app_register_jobs(d->app.jobrunner) != 0)
+        return -1;
+    /* Jobs a restart interrupted, or queued before it, start now. */
+    jobrunner_kick(d->app.jobrunner);
+    return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -122,9 +151,11 @@ static int daemon_start(struct daemon *d, const struct config *config)
                                  .thread_stop = worker_thread_stop,
                                  .userdata = &d->app};
     d->app.workers = workers_start(&wo);
+    d->app.pools = pools_new(NULL);
     d->base = event_base_new();
     d->router = router_new();
-    if (!d->app.workers || !d->base || !d->router || app_routes(d->router, config) != 0) {
+    if (!d->app.workers || !d->app.pools || !d->base || !d->router ||
+        app_routes(d->router, config) != 0) {
         log_error("cannot start: out of memory or a bad route table");
         return -1;
     }
@@ -141,8 +172,11 @@ static int daemon_start(struct daemon *d, const struct config *config)
     d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
     d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
     d->drain_timer = evtimer_new(d->base, on_drain_tick, d);
-    if (!d->sigterm || !d->sigint || !d->drain_timer || evsignal_add(d->sigterm, NULL) != 0 ||
-        evsignal_add(d->sigint, NULL) != 0)
+    d->reap_timer = event_new(d->base, -1, EV_PERSIST, on_reap_tick, d);
+    struct timeval reap_every = {POOL_REAP_EVERY_S, 0};
+    if (!d->sigterm || !d->sigint || !d->drain_timer || !d->reap_timer ||
+        evsignal_add(d->sigterm, NULL) != 0 || evsignal_add(d->sigint, NULL) != 0 ||
+        event_add(d->reap_timer, &reap_every) != 0 || start_jobs(d) != 0)
         return -1;
     log_info("quarryd %s listening on %s:%d (registry %s)", QUARRY_VERSION, config->listen_host,
              http_server_port(d->http), config_str(config, CFG_REGISTRY));
@@ -153,6 +187,9 @@ static void daemon_stop(struct daemon *d)
 {
     /* Workers finish first, so every reply they post finds the server alive. */
     workers_stop(d->app.workers);
+    jobrunner_free(d->app.jobrunner);
+    if (d->app.pools)
+        pools_free(d->app.pools);
     http_server_free(d->http);
     if (d->sigterm)
         event_free(d->sigterm);
@@ -160,6 +197,8 @@ static void daemon_stop(struct daemon *d)
         event_free(d->sigint);
     if (d->drain_timer)
         event_free(d->drain_timer);
+    if (d->reap_timer)
+        event_free(d->reap_timer);
     router_free(d->router);
     if (d->base)
         event_base_free(d->base);

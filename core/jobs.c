@@ -79,6 +79,14 @@ int jobs_mark_running(struct registry *registry, const char *id)
                       id, NULL, NULL, NULL);
 }
 
+int jobs_requeue(struct registry *registry, const char *id)
+{
+    return update_job(registry,
+                      "UPDATE jobs SET status = 'queued', started_at = NULL "
+                      "WHERE id = ?1 AND ?2 IS NOT NULL",
+                      id, NULL, NULL, NULL);
+}
+
 int jobs_set_progress(struct registry *registry, const char *id, double progress, const char *step)
 {
     char value[32];

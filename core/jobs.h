@@ -22,6 +22,8 @@ enum jobs_rc { JOBS_OK = 0, JOBS_ERROR = -1, JOBS_NOT_FOUND = -2 };
 int jobs_create(struct registry *registry, const char *kind, const char *connection_id,
                 const char *agent_id, const json_t *payload, char *id_out);
 int jobs_mark_running(struct registry *registry, const char *id);
+/* Back to queued (it could not be started). */
+int jobs_requeue(struct registry *registry, const char *id);
 /* `progress` in [0, 1]; `step` a short human description, may be NULL. */
 int jobs_set_progress(struct registry *registry, const char *id, double progress, const char *step);
 /* `result` borrowed. */

@@ -34,7 +34,8 @@ struct quarry_kv *probe_flatten_params(const json_t *params, size_t *count)
     json_t *value;
     json_object_foreach((json_t *)params, key, value)
     {
-        if (i == n || json_is_null(value))
+        /* Quarry's own settings stored beside the driver's are not the driver's to see. */
+        if (i == n || json_is_null(value) || strcmp(key, "llm_api_key") == 0)
             continue;
         keys[i] = key;
         texts[i] = param_text(value);
@@ -59,9 +60,8 @@ struct quarry_kv *probe_flatten_params(const json_t *params, size_t *count)
     return kv;
 }
 
-/* The guard checks that need DNS or the filesystem. 0, or -1 with `why` set. */
-static int check_target(const struct guard *guard, const struct quarry_driver *driver,
-                        const char *url, char *why, size_t len)
+int probe_check_target(const struct guard *guard, const struct quarry_driver *driver,
+                       const char *url, char *why, size_t len)
 {
     if (url[0] == '/')
         return guard_check_sqlite_path(guard, url, why, len);
@@ -98,15 +98,9 @@ static const char *status_word(int status)
     }
 }
 
-void probe_target(const struct quarry_driver *driver, const struct guard *guard, const char *url,
-                  const json_t *params, int timeout_ms, struct probe_outcome *out)
+int probe_open(const struct quarry_driver *driver, const char *url, const json_t *params,
+               int timeout_ms, struct quarry_conn **out, struct quarry_error *err)
 {
-    memset(out, 0, sizeof(*out));
-    if (check_target(guard, driver, url, out->why, sizeof(out->why)) != 0) {
-        out->refused = 1;
-        return;
-    }
-
     size_t nparams;
     struct quarry_kv *kv = probe_flatten_params(params, &nparams);
     struct quarry_open_params open_params;
@@ -116,6 +110,20 @@ void probe_target(const struct quarry_driver *driver, const struct guard *guard,
     open_params.params = kv;
     open_params.nparams = nparams;
     open_params.connect_timeout_ms = timeout_ms;
+    *out = NULL;
+    int rc = driver->open(&open_params, out, err);
+    free(kv);
+    return rc;
+}
+
+void probe_target(const struct quarry_driver *driver, const struct guard *guard, const char *url,
+                  const json_t *params, int timeout_ms, struct probe_outcome *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (probe_check_target(guard, driver, url, out->why, sizeof(out->why)) != 0) {
+        out->refused = 1;
+        return;
+    }
 
     struct quarry_error err;
     struct quarry_server_info info;
@@ -126,7 +134,7 @@ void probe_target(const struct quarry_driver *driver, const struct guard *guard,
     QUARRY_STRUCT_INIT(&info);
 
     int64_t started = host_now_ms();
-    int rc = driver->open(&open_params, &conn, &err);
+    int rc = probe_open(driver, url, params, timeout_ms, &conn, &err);
     if (rc == QUARRY_OK && driver->ping) {
         host_call_init(&call, timeout_ms, 0);
         rc = driver->ping(conn, &call.ctx, &info, &err);
@@ -134,7 +142,6 @@ void probe_target(const struct quarry_driver *driver, const struct guard *guard,
     out->test.latency_ms = (double)(host_now_ms() - started);
     if (conn)
         driver->close(conn);
-    free(kv);
 
     out->test.tested = 1;
     out->test.ok = rc == QUARRY_OK;

@@ -27,6 +27,20 @@ void probe_target(const struct quarry_driver *driver, const struct guard *guard,
                   const json_t *params, int timeout_ms, struct probe_outcome *out);
 
 /*
+ * The guard checks that need DNS or the filesystem, for `url` as `driver`
+ * will use it. 0, or -1 with the reason in `why`.
+ */
+int probe_check_target(const struct guard *guard, const struct quarry_driver *driver,
+                       const char *url, char *why, size_t len);
+
+/*
+ * Opens a connection through `driver` with `params` flattened, bounded by
+ * `timeout_ms`. Returns QUARRY_OK with `*out`, or a status with `err` filled.
+ */
+int probe_open(const struct quarry_driver *driver, const char *url, const json_t *params,
+               int timeout_ms, struct quarry_conn **out, struct quarry_error *err);
+
+/*
  * Flattens a JSON object to key/value strings for a driver: strings as they
  * are, numbers and booleans as text; nested values as compact JSON. The
  * returned array and strings live in one allocation; free it with free().
