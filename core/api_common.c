@@ -9,9 +9,9 @@
 #include "conn_input.h"
 #include "http.h"
 #include "ids.h"
+#include "jobrunner.h"
+#include "jobs.h"
 #include "router.h"
-
-#define API_PER_PAGE_MAX 100
 
 int api_route_both(struct router *router, int method, const char *path,
                    void (*handler)(struct http_exchange *), int scope)
@@ -81,14 +81,15 @@ static int query_long(struct http_exchange *ex, const char *name, long fallback,
     return 0;
 }
 
-int api_parse_page(struct http_exchange *ex, long *page, long *per_page, long default_per_page)
+int api_parse_page(struct http_exchange *ex, long *page, long *per_page, long default_per_page,
+                   long max_per_page)
 {
     if (query_long(ex, "page", 1, page) != 0 ||
         query_long(ex, "per_page", default_per_page, per_page) != 0)
         return -1;
     /* A page size past the bound is served at the bound, not refused. */
-    if (*per_page > API_PER_PAGE_MAX)
-        *per_page = API_PER_PAGE_MAX;
+    if (*per_page > max_per_page)
+        *per_page = max_per_page;
     return 0;
 }
 
@@ -126,4 +127,28 @@ int api_parse_conn_filter(struct http_exchange *ex, struct conn_filter *filter)
     filter->status = status;
     filter->search = search && *search ? search : NULL;
     return 0;
+}
+
+void api_reply_job(struct http_exchange *ex, const char *kind, const char *connection_id,
+                   const json_t *payload, const char *message)
+{
+    struct app *app = http_app(ex);
+    const struct auth_identity *identity = api_identity(ex);
+    char id[ID_UUID_LEN + 1], agent[40] = "";
+    if (connection_id)
+        connections_agent(app->registry, connection_id, agent, sizeof(agent));
+    else if (identity && identity->agent_id[0])
+        snprintf(agent, sizeof(agent), "%s", identity->agent_id);
+    if (jobs_create(app->registry, kind, connection_id, agent[0] ? agent : NULL, payload, id) !=
+        JOBS_OK) {
+        http_reply_error(ex, 500, "internal", "cannot queue the job");
+        return;
+    }
+    jobrunner_kick(app->jobrunner);
+    char url[64];
+    snprintf(url, sizeof(url), "/v1/tasks/%s/status", id);
+    http_add_header(ex, "Retry-After", "1");
+    http_reply_json(ex, 202,
+                    json_pack("{s:s, s:s, s:s, s:s, s:f}", "status", "accepted", "task_id", id,
+                              "status_url", url, "message", message, "poll_after", 0.5));
 }

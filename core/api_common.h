@@ -2,6 +2,8 @@
 #ifndef QUARRY_API_COMMON_H
 #define QUARRY_API_COMMON_H
 
+#include <jansson.h>
+
 #include "connections.h"
 
 struct http_exchange;
@@ -22,11 +24,18 @@ int api_check_connection(struct http_exchange *exchange, const char *id, enum co
 void api_reply_conn_error(struct http_exchange *exchange, int rc, const char *id);
 
 /*
- * `page` (default 1) and `per_page` (default `default_per_page`, at most 100)
- * from the query. 0, or -1 after replying 422.
+ * `page` (default 1) and `per_page` (default `default_per_page`, served at
+ * most at `max_per_page`) from the query. 0, or -1 after replying 422.
  */
 int api_parse_page(struct http_exchange *exchange, long *page, long *per_page,
-                   long default_per_page);
+                   long default_per_page, long max_per_page);
+
+/*
+ * Queues a job and replies 202 with the task acknowledgement of the task
+ * contract. `payload` borrowed, may be NULL.
+ */
+void api_reply_job(struct http_exchange *exchange, const char *kind, const char *connection_id,
+                   const json_t *payload, const char *message);
 
 /* database_type, agent_id, status and search (or name / q) filters. 0, or -1 after replying 422. */
 int api_parse_conn_filter(struct http_exchange *exchange, struct conn_filter *filter);

@@ -131,7 +131,7 @@ static void list(struct http_exchange *ex, enum conn_visibility vis, const char 
 {
     struct app *app = http_app(ex);
     struct conn_filter filter = {.visibility = vis};
-    if (api_parse_page(ex, &filter.page, &filter.per_page, 20) != 0 ||
+    if (api_parse_page(ex, &filter.page, &filter.per_page, 20, 100) != 0 ||
         api_parse_conn_filter(ex, &filter) != 0)
         return;
     const struct auth_identity *identity = api_identity(ex);

@@ -15,7 +15,8 @@ int app_routes(struct router *router, const struct config *config)
             "--dataherald-auth off: /api/database-connections and /api/v1/database-connections "
             "answer without credentials");
     if (api_system_routes(router) != 0 || api_connections_routes(router) != 0 ||
-        api_tasks_routes(router) != 0 || api_dataherald_routes(router, dataherald_auth) != 0)
+        api_tasks_routes(router) != 0 || api_tables_routes(router) != 0 ||
+        api_dataherald_routes(router, dataherald_auth) != 0)
         return -1;
     return 0;
 }

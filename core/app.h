@@ -63,6 +63,8 @@ int app_register_jobs(struct jobrunner *runner);
 int api_system_routes(struct router *router);
 int api_connections_routes(struct router *router);
 int api_tasks_routes(struct router *router);
+int api_tables_routes(struct router *router);
+int api_analysis_routes(struct router *router);
 /* `require_auth` 0 serves them without credentials (an operator's explicit choice). */
 int api_dataherald_routes(struct router *router, int require_auth);
 

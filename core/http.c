@@ -101,10 +101,11 @@ static void exchange_free(struct http_exchange *ex)
     free(ex);
 }
 
-static void send_body(struct http_exchange *ex, int status, const char *text, size_t len)
+static void send_typed(struct http_exchange *ex, int status, const char *type, const char *text,
+                       size_t len)
 {
     struct evkeyvalq *headers = evhttp_request_get_output_headers(ex->req);
-    evhttp_add_header(headers, "Content-Type", "application/json");
+    evhttp_add_header(headers, "Content-Type", type);
     evhttp_add_header(headers, "X-Request-Id", ex->request_id);
     evhttp_add_header(headers, "Cache-Control", "no-store");
     struct evbuffer *buf = evbuffer_new();
@@ -116,6 +117,17 @@ static void send_body(struct http_exchange *ex, int status, const char *text, si
     if (buf)
         evbuffer_free(buf);
     exchange_free(ex);
+}
+
+static void send_body(struct http_exchange *ex, int status, const char *text, size_t len)
+{
+    send_typed(ex, status, "application/json", text, len);
+}
+
+void http_reply_text(struct http_exchange *ex, int status, const char *content_type,
+                     const char *text)
+{
+    send_typed(ex, status, content_type, text, strlen(text));
 }
 
 void http_reply_json(struct http_exchange *ex, int status, json_t *body)

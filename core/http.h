@@ -78,6 +78,9 @@ void http_reply_error(struct http_exchange *exchange, int status, const char *co
 void http_reply_error_with(struct http_exchange *exchange, int status, const char *code,
                            json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Replies with text of `content_type` (for formats that are not JSON, e.g. diagrams). */
+void http_reply_text(struct http_exchange *exchange, int status, const char *content_type,
+                     const char *text);
 /* Adds a response header before the reply. */
 void http_add_header(struct http_exchange *exchange, const char *name, const char *value);
 
