@@ -221,9 +221,18 @@ static void exec_server(const char *const *extra_args, const char *const *env, c
 
 struct harness_server *harness_start(const char *const *extra_args, const char *const *env)
 {
+    char *registry = harness_tmppath("registry", ".db");
+    struct harness_server *server = harness_start_at(registry, extra_args, env);
+    free(registry);
+    return server;
+}
+
+struct harness_server *harness_start_at(const char *registry, const char *const *extra_args,
+                                        const char *const *env)
+{
     struct harness_server *server = calloc(1, sizeof(*server));
     char *port_file = harness_tmppath("port", NULL);
-    server->registry = harness_tmppath("registry", ".db");
+    server->registry = strdup(registry);
     server->log_path = harness_tmppath("quarryd", ".log");
 
     if (create_key(server->registry, "write", NULL, &server->write_key) != 0) {

@@ -29,6 +29,9 @@ struct harness_server;
 struct harness_server *harness_start(const char *const *extra_args, const char *const *env);
 /* SIGTERM, wait; returns quarryd's exit status (0 on a clean shutdown). */
 int harness_stop(struct harness_server *server);
+/* As harness_start, on an existing registry file (a restart). */
+struct harness_server *harness_start_at(const char *registry, const char *const *extra_args,
+                                        const char *const *env);
 int harness_port(const struct harness_server *server);
 const char *harness_registry_path(const struct harness_server *server);
 /* The server's stderr so far (caller frees). */
