@@ -44,8 +44,9 @@
  * (small integer keys overlap everything). Only the best target per column
  * is kept, and only at GRAPH_MIN_CONFIDENCE or above.
  * Candidate keys are single-column primary keys and single-column unique
- * indexes; a table with neither offers a column whose profile saw only
- * distinct, non-null values. Work is bounded (GRAPH_MAX_PAIRS name
+ * indexes; a table with neither offers its id-like columns whose profile saw
+ * only distinct, non-null values. Base tables never refer to views (views
+ * may refer to tables and to each other). Work is bounded (GRAPH_MAX_PAIRS name
  * comparisons); "inference.truncated" says when the bound cut it short.
  */
 #ifndef QUARRY_GRAPH_H
