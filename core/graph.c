@@ -145,9 +145,14 @@ struct column_name {
 static void concat_words(char words[MAX_WORDS][NAME_LEN], size_t from, size_t to,
                          char out[NAME_LEN])
 {
+    size_t used = 0;
     out[0] = '\0';
-    for (size_t i = from; i < to; i++)
-        strncat(out, words[i], NAME_LEN - 1 - strlen(out));
+    for (size_t i = from; i < to && used < NAME_LEN - 1; i++) {
+        size_t len = strnlen(words[i], NAME_LEN - 1 - used);
+        memcpy(out + used, words[i], len);
+        used += len;
+        out[used] = '\0';
+    }
 }
 
 static void column_name_parse(const char *name, struct column_name *cn)

@@ -33,7 +33,7 @@ struct accumulator {
     struct catalog_column *column;
     struct entry *entries; /* PROFILE_MAX_DISTINCT, allocated at the first value */
     size_t nentries;
-    uint16_t *slots; /* SET_SLOTS; entry index + 1, 0 empty */
+    uint16_t *slots;     /* SET_SLOTS; entry index + 1, 0 empty */
     uint64_t kmv[KMV_K]; /* ascending */
     size_t nkmv;
     int capped;
@@ -367,8 +367,7 @@ static int dominant_type(const struct accumulator *a)
 }
 
 /* Builds the profile and empties the accumulator (its strings move over); NULL out of memory. */
-static struct column_profile *profile_take(struct accumulator *a, long sampled,
-                                           int64_t table_rows)
+static struct column_profile *profile_take(struct accumulator *a, long sampled, int64_t table_rows)
 {
     struct column_profile *p = calloc(1, sizeof(*p));
     if (!p)
@@ -440,9 +439,11 @@ static int on_begin(void *userdata, const struct quarry_column *raw, size_t ncol
         pr->nomem = 1;
         return QUARRY_SINK_STOP;
     }
+    /* The array is laid out at the writer's struct size, which may not be ours. */
+    size_t stride = ncolumns && raw[0].struct_size >= 8 ? raw[0].struct_size : sizeof(*raw);
     for (size_t i = 0; i < pr->nmap; i++) {
         struct quarry_column c;
-        host_copy_struct(&c, sizeof(c), &raw[i]);
+        host_copy_struct(&c, sizeof(c), (const char *)raw + i * stride);
         struct catalog_column *col = c.name ? column_named(pr->table, c.name) : NULL;
         int idx = col ? (int)(col - pr->table->columns) : -1;
         /* A catalog column takes the first result column of its name only. */
@@ -495,10 +496,9 @@ static int attach_profiles(struct profiler *pr)
 {
     struct catalog_table *t = pr->table;
     for (size_t i = 0; i < t->ncolumns; i++) {
-        if (!pr->accs[i].column)
-            continue; /* not in the result, e.g. a nested document field */
-        struct column_profile *p = profile_take(&pr->accs[i], pr->rows, t->row_estimate);
-        if (!p)
+        struct column_profile *p = NULL;
+        /* A column the result lacks (a nested document field) is left without one. */
+        if (pr->accs[i].column && !(p = profile_take(&pr->accs[i], pr->rows, t->row_estimate)))
             return -1;
         profile_free(t->columns[i].profile);
         t->columns[i].profile = p;

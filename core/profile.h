@@ -30,7 +30,8 @@ struct column_profile {
     int value_type;            /* the dominant enum quarry_value_type */
     int numeric;               /* every non-null value was a number */
     double num_min, num_max;   /* when numeric */
-    char *min, *max;           /* text form, by byte order (dates compare as text) */
+    char *min, *max;           /* text form: of num_min/num_max when numeric, else the least
+                                  and greatest by byte order (ISO dates sort right) */
     double avg_length;         /* of text values */
     struct profile_value_count top[PROFILE_TOP_VALUES]; /* most frequent first */
     size_t ntop;
@@ -40,9 +41,13 @@ struct column_profile {
 /*
  * Samples up to `max_rows` rows of `table` through `driver` on an open
  * connection and attaches a profile to each of its columns (replacing any).
- * `budget_ms` bounds the time. Sets table->sampled_rows. Returns QUARRY_OK or
- * a driver status with `err` filled; a table that cannot be sampled keeps no
- * profiles. Worker threads only.
+ * `budget_ms` bounds the time: the sink stops taking rows at 90% of it and
+ * the driver's deadline is the whole of it; running out of time after rows
+ * arrived is not an error (the profiles cover the rows seen). Sets
+ * table->sampled_rows. Returns QUARRY_OK or a driver status with `err`
+ * filled; a table that cannot be sampled keeps no profiles. Columns the
+ * result lacks (a document's dotted sub-fields) keep a NULL profile. Worker
+ * threads only.
  */
 int profile_table(const struct quarry_driver *driver, struct quarry_conn *conn,
                   struct catalog_table *table, uint32_t max_rows, int budget_ms,
