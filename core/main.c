@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <event2/thread.h>
 #include <sodium.h>
 
@@ -26,7 +27,9 @@ int main(int argc, char **argv)
         printf("quarryd %s\n", QUARRY_VERSION);
         return 0;
     }
-    if (sodium_init() < 0 || evthread_use_pthreads() != 0)
+    /* Before any thread exists: libcurl's global init is not thread-safe. */
+    if (sodium_init() < 0 || evthread_use_pthreads() != 0 ||
+        curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return usage_error("cannot initialise libsodium or libevent threads");
     signal(SIGPIPE, SIG_IGN);
     if (argc > 1 && strcmp(argv[1], "keys") == 0)

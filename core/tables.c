@@ -130,9 +130,9 @@ static json_t *column_profile_json(const struct catalog_column *col)
         json_array_append_new(top, json_pack("{s:s, s:I}", "value", p->top[i].value, "count",
                                              (json_int_t)p->top[i].count));
     return json_pack("{s:I, s:f, s:I, s:f, s:s?, s:s?, s:o}", "sampled", (json_int_t)p->sampled,
-                     (double)p->nulls / (double)p->sampled, "distinct", (json_int_t)p->distinct,
-                     "distinct_estimate", p->distinct_estimate, "min", p->min, "max", p->max,
-                     "top_values", top);
+                     "null_fraction", (double)p->nulls / (double)p->sampled, "distinct",
+                     (json_int_t)p->distinct, "distinct_estimate", p->distinct_estimate, "min",
+                     p->min, "max", p->max, "top_values", top);
 }
 
 /* The id of the stored table (schema, name) of a connection, or "" when new. */

@@ -14,12 +14,23 @@
     X(api_connections)                                                                             \
     X(api_security)                                                                                \
     X(api_dataherald)                                                                              \
+    X(api_analysis)                                                                                \
+    X(api_analysis_more)                                                                           \
     X(loader)                                                                                      \
     X(sqlite_driver)                                                                               \
     X(postgres_driver)                                                                             \
     X(mysql_driver)                                                                                \
     X(mongodb_driver)                                                                              \
     X(pool)                                                                                        \
+    X(sqlsafety)                                                                                   \
+    X(llm)                                                                                         \
+    X(graph)                                                                                       \
+    X(sqlgen)                                                                                      \
+    X(samples)                                                                                     \
+    X(profile)                                                                                     \
+    X(semantic)                                                                                    \
+    X(export)                                                                                      \
+    X(search)                                                                                      \
     X(auth)
 
 #define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);

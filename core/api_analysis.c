@@ -1,0 +1,220 @@
+/*
+ * Analysis routes: queue an analysis (one connection or a batch), and read
+ * its results: the semantic snapshot, the knowledge graph, sample queries.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_common.h"
+#include "app.h"
+#include "graph.h"
+#include "http.h"
+#include "ids.h"
+#include "loader.h"
+#include "router.h"
+#include "snapshots.h"
+
+#define BATCH_MAX 1000
+
+static void handle_analyze(struct http_exchange *ex)
+{
+    const char *id = http_param(ex, "id");
+    if (api_check_connection(ex, id, CONN_LIVE) == 0)
+        api_reply_job(ex, "analyze", id, NULL, "analysis queued");
+}
+
+/* Eligible: live, visible to the caller, served by a loaded driver, last test not failed. */
+static int eligible(struct http_exchange *ex, json_t *record)
+{
+    const char *agent = json_string_value(json_object_get(record, "agent_id"));
+    const char *type = json_string_value(json_object_get(record, "database_type"));
+    const char *status = json_string_value(json_object_get(record, "status"));
+    return api_agent_visible(ex, agent) && type && loader_find(type) &&
+           !(status && strcmp(status, "failed") == 0);
+}
+
+/* The ids a batch body names, checked; NULL after replying 422/404/403. */
+static json_t *named_ids(struct http_exchange *ex, json_t *ids)
+{
+    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > BATCH_MAX) {
+        http_reply_error(ex, 422, "invalid_field",
+                         "`connection_ids` must be an array of 1 to %d connection ids", BATCH_MAX);
+        return NULL;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(ids, i, item)
+    {
+        if (!id_is_uuid(json_string_value(item))) {
+            http_reply_error(ex, 422, "invalid_field", "`connection_ids` must hold UUIDs");
+            return NULL;
+        }
+        if (api_check_connection(ex, json_string_value(item), CONN_LIVE) != 0)
+            return NULL;
+    }
+    return json_incref(ids);
+}
+
+/* Every eligible connection matching the body's optional filters. */
+static json_t *eligible_ids(struct http_exchange *ex, json_t *body)
+{
+    struct app *app = http_app(ex);
+    const struct auth_identity *identity = api_identity(ex);
+    const char *agent = json_string_value(json_object_get(body, "agent_id"));
+    const char *type = json_string_value(json_object_get(body, "database_type"));
+    if ((json_object_get(body, "agent_id") && !id_is_uuid(agent)) ||
+        (json_object_get(body, "database_type") && !type)) {
+        http_reply_error(ex, 422, "invalid_field",
+                         "`agent_id` must be a UUID and `database_type` a string");
+        return NULL;
+    }
+    struct conn_filter filter = {.visibility = CONN_LIVE, .page = 1, .per_page = BATCH_MAX};
+    filter.agent_id = identity && identity->agent_id[0] ? identity->agent_id : agent;
+    filter.database_type = type;
+    json_t *page = connections_list(app->registry, &filter);
+    json_t *ids = json_array();
+    size_t i;
+    json_t *record;
+    json_array_foreach(json_object_get(page, "connections"), i, record)
+    {
+        if (eligible(ex, record))
+            json_array_append(ids, json_object_get(record, "id"));
+    }
+    json_decref(page);
+    return ids;
+}
+
+static void handle_analyze_batch(struct http_exchange *ex)
+{
+    json_t *body, *ids;
+    if (http_body_json(ex, &body) != 0)
+        return;
+    json_t *named = json_object_get(body, "connection_ids");
+    ids = named ? named_ids(ex, named) : eligible_ids(ex, body);
+    json_decref(body);
+    if (!ids)
+        return;
+    json_t *payload = json_pack("{s:o}", "connection_ids", ids);
+    api_reply_job(ex, "analyze_batch", NULL, payload, "batch analysis queued");
+    json_decref(payload);
+}
+
+/* The version asked for (0 = latest); -1 after replying. */
+static int requested_version(struct http_exchange *ex, const char *id)
+{
+    struct app *app = http_app(ex);
+    int latest = snapshots_latest_version(app->registry, id);
+    if (latest < 0) {
+        http_reply_error(ex, 500, "internal", "cannot read snapshots");
+        return -1;
+    }
+    if (latest == 0) {
+        http_reply_error(ex, 409, "not_analyzed",
+                         "connection %s has not been analysed yet: POST "
+                         "/v1/database-connection/%s/analyze first",
+                         id, id);
+        return -1;
+    }
+    const char *text = http_query(ex, "version");
+    if (!text)
+        return latest;
+    char *end;
+    errno = 0;
+    long version = strtol(text, &end, 10);
+    if (errno || end == text || *end || version < 1) {
+        http_reply_error(ex, 422, "invalid_query", "`version` must be a whole number from 1");
+        return -1;
+    }
+    if (version > latest) {
+        http_reply_error(ex, 404, "not_found",
+                         "connection %s has no snapshot version %ld (latest: %d)", id, version,
+                         latest);
+        return -1;
+    }
+    return (int)version;
+}
+
+/* The part of a snapshot a route serves; NULL after replying. */
+static json_t *load_part(struct http_exchange *ex, enum snapshots_part part, int *version)
+{
+    struct app *app = http_app(ex);
+    const char *id = http_param(ex, "id");
+    if (api_check_connection(ex, id, CONN_LIVE) != 0 || (*version = requested_version(ex, id)) < 0)
+        return NULL;
+    json_t *value = snapshots_get(app->registry, id, *version, part);
+    if (!value)
+        http_reply_error(ex, 404, "not_found", "snapshot version %d not found", *version);
+    return value;
+}
+
+static void handle_snapshot(struct http_exchange *ex)
+{
+    int version;
+    json_t *snapshot = load_part(ex, SNAPSHOT_SEMANTIC, &version);
+    if (snapshot)
+        http_reply_json(ex, 200,
+                        json_pack("{s:s, s:i, s:o}", "connection_id", http_param(ex, "id"),
+                                  "version", version, "snapshot", snapshot));
+}
+
+static void handle_graph(struct http_exchange *ex)
+{
+    const char *format = http_query(ex, "format");
+    if (format && strcmp(format, "json") && strcmp(format, "mermaid") && strcmp(format, "dot")) {
+        http_reply_error(ex, 422, "invalid_query", "`format` must be json, mermaid or dot");
+        return;
+    }
+    int version;
+    json_t *graph = load_part(ex, SNAPSHOT_GRAPH, &version);
+    if (!graph)
+        return;
+    if (!format || strcmp(format, "json") == 0) {
+        http_reply_json(ex, 200,
+                        json_pack("{s:s, s:i, s:o}", "connection_id", http_param(ex, "id"),
+                                  "version", version, "graph", graph));
+        return;
+    }
+    int mermaid = strcmp(format, "mermaid") == 0;
+    char *text = mermaid ? graph_to_mermaid(graph) : graph_to_dot(graph);
+    json_decref(graph);
+    if (!text) {
+        http_reply_error(ex, 500, "internal", "cannot render the graph");
+        return;
+    }
+    http_reply_text(
+        ex, 200, mermaid ? "text/vnd.mermaid; charset=utf-8" : "text/vnd.graphviz; charset=utf-8",
+        text);
+    free(text);
+}
+
+static void handle_samples(struct http_exchange *ex)
+{
+    int version;
+    json_t *samples = load_part(ex, SNAPSHOT_SAMPLES, &version);
+    if (samples)
+        http_reply_json(ex, 200,
+                        json_pack("{s:s, s:i, s:o}", "connection_id", http_param(ex, "id"),
+                                  "version", version, "sample_queries", samples));
+}
+
+int api_analysis_routes(struct router *router)
+{
+    static const struct {
+        int method;
+        const char *path;
+        void (*handler)(struct http_exchange *);
+        int scope;
+    } routes[] = {
+        {ROUTER_POST, "/v1/database-connection/{id}/analyze", handle_analyze, SCOPE_WRITE},
+        {ROUTER_POST, "/v1/database-connection/analyze", handle_analyze_batch, SCOPE_WRITE},
+        {ROUTER_GET, "/v1/database-connection/{id}/semantic-snapshot", handle_snapshot, SCOPE_READ},
+        {ROUTER_GET, "/v1/database-connection/{id}/knowledge-graph", handle_graph, SCOPE_READ},
+        {ROUTER_GET, "/v1/database-connection/{id}/sample-queries", handle_samples, SCOPE_READ},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (api_route_both(router, routes[i].method, routes[i].path, routes[i].handler,
+                           routes[i].scope) != 0)
+            return -1;
+    return 0;
+}
