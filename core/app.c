@@ -18,7 +18,7 @@ int app_routes(struct router *router, const struct config *config)
             "answer without credentials");
     if (api_system_routes(router) != 0 || api_connections_routes(router) != 0 ||
         api_tasks_routes(router) != 0 || api_tables_routes(router) != 0 ||
-        api_analysis_routes(router) != 0 ||
+        api_analysis_routes(router) != 0 || api_text2sql_routes(router) != 0 ||
         api_dataherald_routes(router, dataherald_auth) != 0)
         return -1;
     if (api_documents_routes(router) != 0)

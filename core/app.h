@@ -65,6 +65,9 @@ int api_connections_routes(struct router *router);
 int api_tasks_routes(struct router *router);
 int api_tables_routes(struct router *router);
 int api_analysis_routes(struct router *router);
+int api_text2sql_routes(struct router *router);
+int api_documents_routes(struct router *router);
+int api_search_routes(struct router *router);
 /* `require_auth` 0 serves them without credentials (an operator's explicit choice). */
 int api_dataherald_routes(struct router *router, int require_auth);
 

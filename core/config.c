@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-enum option_type { OPT_STRING, OPT_INT, OPT_LOG_LEVEL, OPT_LISTEN, OPT_ON_OFF };
+enum option_type { OPT_STRING, OPT_INT, OPT_LOG_LEVEL, OPT_LISTEN, OPT_ON_OFF, OPT_ENGINE };
 
 struct option_spec {
     const char *name; /* the flag without "--"; the file key */
@@ -72,6 +72,24 @@ static const struct option_spec specs[CFG__COUNT] = {
                         "seconds of clock skew allowed on `exp` and `nbf`"},
     [CFG_DATAHERALD_AUTH] = {"dataherald-auth", "QUARRY_DATAHERALD_AUTH", OPT_ON_OFF, 0, 0, "on",
                              "`off` serves the Dataherald-compatible routes without credentials"},
+    [CFG_STATEMENT_TIMEOUT] =
+        {"statement-timeout", "QUARRY_STATEMENT_TIMEOUT", OPT_INT, 100, 600000, "15000",
+         "milliseconds a query may run on a target (enforced by the database)"},
+    [CFG_RESULT_LIMIT_MAX] = {"result-limit-max", "QUARRY_RESULT_LIMIT_MAX", OPT_INT, 1, 100000,
+                              "10000", "the largest result_limit text-to-SQL accepts"},
+    [CFG_TEXT2SQL_ENGINE] = {"text2sql-engine", "QUARRY_TEXT2SQL_ENGINE", OPT_ENGINE, 0, 0, "auto",
+                             "default text-to-SQL engine: builtin, llm or auto"},
+    [CFG_AUTO_CONFIDENCE] = {"auto-confidence", "QUARRY_AUTO_CONFIDENCE", OPT_INT, 0, 100, "80",
+                             "auto: the built-in engine's confidence (percent) at which the LLM is "
+                             "not asked"},
+    [CFG_LLM_URL] = {"llm-url", "QUARRY_LLM_URL", OPT_STRING, 0, 0, "",
+                     "OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 (unset: no LLM)"},
+    [CFG_LLM_MODEL] = {"llm-model", "QUARRY_LLM_MODEL", OPT_STRING, 0, 0, "",
+                       "model name sent to the LLM endpoint"},
+    [CFG_LLM_API_KEY] = {"llm-api-key", "QUARRY_LLM_API_KEY", OPT_STRING, 0, 0, "",
+                         "bearer key for the LLM endpoint (prefer the environment variable)"},
+    [CFG_LLM_TIMEOUT] = {"llm-timeout", "QUARRY_LLM_TIMEOUT", OPT_INT, 100, 600000, "20000",
+                         "milliseconds allowed for one LLM answer"},
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -273,6 +291,10 @@ static int validate(struct config *cfg, char *err, size_t errlen)
             }
         } else if (spec->type == OPT_LOG_LEVEL && log_level_parse(value) < 0) {
             set_err(err, errlen, "--%s %s: expected error, warn, info or debug", spec->name, value);
+            return -1;
+        } else if (spec->type == OPT_ENGINE && strcmp(value, "builtin") != 0 &&
+                   strcmp(value, "llm") != 0 && strcmp(value, "auto") != 0) {
+            set_err(err, errlen, "--%s %s: expected builtin, llm or auto", spec->name, value);
             return -1;
         } else if (spec->type == OPT_ON_OFF && strcmp(value, "on") != 0 &&
                    strcmp(value, "off") != 0) {

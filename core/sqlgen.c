@@ -28,6 +28,7 @@ struct cond {
     int op;
     struct value *values;
     size_t nvalues;
+    struct sqlgen_query *sub; /* the right-hand side is this query, not values */
 };
 
 struct item {
@@ -269,6 +270,7 @@ static void free_cond(struct cond *c)
     for (size_t i = 0; i < c->nvalues; i++)
         free(c->values[i].text);
     free(c->values);
+    sqlgen_free(c->sub);
 }
 
 struct sqlgen_query *sqlgen_new(const char *schema, const char *table, const char *alias)
@@ -439,6 +441,43 @@ int sqlgen_having(struct sqlgen_query *q, const struct sqlgen_term *term, int op
     return q ? add_cond(q, q->having, &q->nhaving, 1, term, op, values, nvalues) : -1;
 }
 
+static int has_subquery(const struct sqlgen_query *q)
+{
+    for (size_t i = 0; i < q->nwhere; i++)
+        if (q->where[i].sub)
+            return 1;
+    return 0;
+}
+
+int sqlgen_where_subquery(struct sqlgen_query *q, const struct sqlgen_term *term, int op,
+                          struct sqlgen_query *sub)
+{
+    if (!q || !sub) {
+        sqlgen_free(sub);
+        return q ? fail(q, QUARRY_ERR_INVALID, "no subquery") : -1;
+    }
+    if ((op < SQLGEN_EQ || op > SQLGEN_GE) && op != SQLGEN_IN) {
+        sqlgen_free(sub);
+        return fail(q, QUARRY_ERR_INVALID, "operator %d takes no subquery", op);
+    }
+    if (has_subquery(sub)) {
+        sqlgen_free(sub);
+        return fail(q, QUARRY_ERR_INVALID, "subqueries nest one level only");
+    }
+    if (sub->nselect != 1) {
+        sqlgen_free(sub);
+        return fail(q, QUARRY_ERR_INVALID, "a subquery selects exactly one item");
+    }
+    /* Validated like a value-less IS NULL, then given its right-hand side. */
+    if (add_cond(q, q->where, &q->nwhere, 0, term, SQLGEN_IS_NULL, NULL, 0) < 0) {
+        sqlgen_free(sub);
+        return -1;
+    }
+    q->where[q->nwhere - 1].op = op;
+    q->where[q->nwhere - 1].sub = sub;
+    return 0;
+}
+
 int sqlgen_group_by(struct sqlgen_query *q, const struct sqlgen_term *term)
 {
     if (!q)
@@ -573,6 +612,9 @@ static int check_query(const struct sqlgen_query *q, struct quarry_error *err)
     }
     for (size_t i = 0; i < q->nselect; i++)
         if (check_term(q, &q->select[i].term, err) < 0)
+            return -1;
+    for (size_t i = 0; i < q->nwhere; i++)
+        if (q->where[i].sub && check_query(q->where[i].sub, err) < 0)
             return -1;
     for (size_t i = 0; i < q->ngroup; i++)
         if (check_term(q, &q->group[i], err) < 0)
@@ -753,10 +795,33 @@ static char *like_pattern(const char *text, int contains)
     return out;
 }
 
+static char *render_sql(const struct sqlgen_query *q, const struct catalog *catalog,
+                        struct quarry_error *err);
+
+/* "op (SELECT ...)": the subquery rendered on its own, checked with the outer query. */
+static void put_subquery(struct sql *s, const struct cond *c)
+{
+    static const char *const ops[] = {" = ", " <> ", " < ", " <= ", " > ", " >= "};
+    struct quarry_error err;
+    host_error_init(&err);
+    char *text = render_sql(c->sub, s->catalog, &err);
+    if (!text) {
+        s->nomem = 1;
+        return;
+    }
+    fputs(c->op == SQLGEN_IN ? " IN " : ops[c->op], s->out);
+    fprintf(s->out, "(%s)", text);
+    free(text);
+}
+
 static void put_cond(struct sql *s, const struct cond *c)
 {
     static const char *const ops[] = {" = ", " <> ", " < ", " <= ", " > ", " >= "};
     put_term(s, &c->term);
+    if (c->sub) {
+        put_subquery(s, c);
+        return;
+    }
     switch (c->op) {
     case SQLGEN_IN:
         fputs(" IN (", s->out);
@@ -1195,6 +1260,10 @@ static int mongo_where(struct mongo *m, json_t *pipeline)
     char *fields[SQLGEN_MAX_ITEMS] = {0};
     int status = -1;
     for (size_t i = 0; i < q->nwhere; i++) {
+        if (q->where[i].sub) {
+            mfail(m, QUARRY_ERR_UNSUPPORTED, "MongoDB filters on subqueries are not supported");
+            goto out;
+        }
         if (q->where[i].term.part) {
             mfail(m, QUARRY_ERR_UNSUPPORTED, "MongoDB filters on date parts are not supported");
             goto out;

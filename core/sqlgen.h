@@ -142,6 +142,17 @@ int sqlgen_group_by(struct sqlgen_query *query, const struct sqlgen_term *term);
 int sqlgen_having(struct sqlgen_query *query, const struct sqlgen_term *term, int op,
                   const struct sqlgen_value *values, size_t nvalues);
 
+/*
+ * A condition comparing `term` with the single value of `sub`, an
+ * uncorrelated query (term > (SELECT AVG(x) FROM t)), or with its rows for
+ * SQLGEN_IN; `op` is a comparison (SQLGEN_EQ .. SQLGEN_GE) or SQLGEN_IN.
+ * Takes ownership of `sub`, even on failure. One level only: `sub` holds no
+ * subquery itself and selects exactly one item. SQL dialects only: MongoDB
+ * rendering refuses it with QUARRY_ERR_UNSUPPORTED.
+ */
+int sqlgen_where_subquery(struct sqlgen_query *query, const struct sqlgen_term *term, int op,
+                          struct sqlgen_query *sub);
+
 /* Orders by an expression, or by the output name of a select item. */
 int sqlgen_order_by(struct sqlgen_query *query, const struct sqlgen_term *term, int descending);
 int sqlgen_order_by_output(struct sqlgen_query *query, const char *as, int descending);

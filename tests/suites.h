@@ -16,6 +16,7 @@
     X(api_dataherald)                                                                              \
     X(api_analysis)                                                                                \
     X(api_analysis_more)                                                                           \
+    X(api_text2sql)                                                                                \
     X(loader)                                                                                      \
     X(sqlite_driver)                                                                               \
     X(postgres_driver)                                                                             \
@@ -31,6 +32,8 @@
     X(semantic)                                                                                    \
     X(export)                                                                                      \
     X(search)                                                                                      \
+    X(t2s)                                                                                         \
+    X(t2s_accuracy)                                                                                \
     X(auth)
 
 #define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);

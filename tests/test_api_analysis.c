@@ -213,7 +213,7 @@ static void test_table_soft_delete_and_restore(void)
     json_t *deleted = api_get(server, "/v1/database-connection/table/deleted", 200);
     CU_ASSERT_PTR_NOT_NULL(find_by(json_object_get(deleted, "tables"), "id", id));
     json_decref(deleted);
-    snprintf(path, sizeof(path), "%s/restore", table);
+    snprintf(path, sizeof(path), "%.180s/restore", table);
     json_decref(api_call(server, "PATCH", path, NULL, 200));
     json_decref(api_get(server, table, 200));
     json_decref(api_call(server, "PATCH", path, NULL, 404)); /* not deleted any more */
