@@ -8,7 +8,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-build_packages=(build-essential cmake pkg-config clang-format curl ca-certificates
+build_packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev curl ca-certificates
     libevent-dev libjansson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcunit1-dev
     libsodium-dev libjwt-dev libssl-dev libpq-dev libmariadb-dev libmongoc-dev libbson-dev)
 
@@ -65,17 +65,39 @@ run_suite() {
     [ "$rc" -eq 0 ] || [ "${f%% failed}" -gt 0 ] || failed=$((failed + 1))
 }
 
+# run_fuzzers: every libFuzzer target for a bounded time from its seed corpus; each is a test.
+run_fuzzers() {
+    local f name corpus
+    log "fuzzing the parsers of client input (${QUARRY_FUZZ_SECONDS:-15} s each)"
+    for f in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
+        name=${f##*/fuzz_}
+        corpus=$(mktemp -d)
+        cp "$repo/tests/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null || true
+        if "$f" -max_total_time="${QUARRY_FUZZ_SECONDS:-15}" -max_len=4096 "$corpus" >"$corpus.log" 2>&1; then
+            echo "fuzz $name: passed ($(grep -o 'Done [0-9]* runs' "$corpus.log"))"
+            passed=$((passed + 1))
+        else
+            echo "fuzz $name: FAILED"
+            tail -n 30 "$corpus.log"
+            failed=$((failed + 1))
+        fi
+        rm -rf "$corpus" "$corpus.log"
+    done
+}
+
 cmd_test() {
     install_packages "${build_packages[@]}"
     start_services
     log "building (release and ASan+UBSan)"
     build build
     build build-asan -DQUARRY_SANITIZE=ON
+    CC=clang build build-fuzz -DQUARRY_FUZZ=ON
     run_suite build "release build"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
         LSAN_OPTIONS=suppressions="$repo/.ci/lsan.supp":print_suppressions=0 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-asan "ASan+UBSan build"
+    run_fuzzers
     echo
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
