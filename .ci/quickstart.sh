@@ -91,7 +91,9 @@ cmd_test() {
     log "building (release and ASan+UBSan)"
     build build
     build build-asan -DQUARRY_SANITIZE=ON
-    CC=clang build build-fuzz -DQUARRY_FUZZ=ON
+    CC=clang cmake -S "$repo" -B "$repo/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUARRY_FUZZ=ON >/dev/null
+    cmake --build "$repo/build-fuzz" -j"$(nproc)" --target fuzz_router fuzz_dburl fuzz_sqlsafety \
+        fuzz_conn_input >/dev/null
     run_suite build "release build"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
         LSAN_OPTIONS=suppressions="$repo/.ci/lsan.supp":print_suppressions=0 \
