@@ -156,8 +156,13 @@ static void probe_run(void *arg)
 {
     struct conn_write *w = arg;
     /* Only the worker touches `w` until probe_done runs on the loop thread. */
-    probe_target(w->driver, w->probe_guard, w->state.url, w->state.params, w->probe_timeout_ms,
-                 &w->outcome);
+    /* A registered connection's test goes through its pool, which drops what fails. */
+    if (w->purpose == CONN_WRITE_TEST)
+        probe_target_pooled(w->probe_pools, w->id, w->driver, w->probe_guard, w->state.url,
+                            w->state.params, w->probe_timeout_ms, &w->outcome);
+    else
+        probe_target(w->driver, w->probe_guard, w->state.url, w->state.params, w->probe_timeout_ms,
+                     &w->outcome);
 }
 
 static void probe_done(struct http_exchange *ex, void *arg)
@@ -194,6 +199,7 @@ void conn_write_commit(struct http_exchange *ex, struct conn_write *w)
         return;
     }
     w->probe_guard = app->guard;
+    w->probe_pools = app->pools;
     w->probe_timeout_ms = (int)config_long(app->config, CFG_CONNECT_TIMEOUT);
     if (http_defer(ex, probe_run, probe_done, w) != 0)
         conn_write_free(w);

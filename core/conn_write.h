@@ -13,6 +13,7 @@
 #include "probe.h"
 
 struct guard;
+struct pools;
 struct http_exchange;
 
 enum conn_write_purpose { CONN_WRITE_CREATE, CONN_WRITE_UPDATE, CONN_WRITE_TEST };
@@ -36,6 +37,7 @@ struct conn_write {
     const struct quarry_driver *driver;
     struct probe_outcome outcome;
     const struct guard *probe_guard; /* set by conn_write_commit for the worker */
+    struct pools *probe_pools;
     int probe_timeout_ms;
 };
 

@@ -8,6 +8,7 @@
 #include "guard.h"
 #include "host.h"
 #include "ids.h"
+#include "pool.h"
 
 #define PROBE_MAX_PARAMS 64
 
@@ -116,6 +117,22 @@ int probe_open(const struct quarry_driver *driver, const char *url, const json_t
     return rc;
 }
 
+static void record_test(struct probe_outcome *out, int rc, const struct quarry_server_info *info,
+                        const struct quarry_error *err, int64_t started)
+{
+    out->test.latency_ms = (double)(host_now_ms() - started);
+    out->test.tested = 1;
+    out->test.ok = rc == QUARRY_OK;
+    id_time_now(out->test.tested_at);
+    if (out->test.ok) {
+        snprintf(out->test.message, sizeof(out->test.message), "connected");
+        snprintf(out->test.server_version, sizeof(out->test.server_version), "%s", info->version);
+    } else {
+        snprintf(out->test.message, sizeof(out->test.message), "%s: %.440s", status_word(rc),
+                 err->message[0] ? err->message : "the driver gave no message");
+    }
+}
+
 void probe_target(const struct quarry_driver *driver, const struct guard *guard, const char *url,
                   const json_t *params, int timeout_ms, struct probe_outcome *out)
 {
@@ -139,18 +156,39 @@ void probe_target(const struct quarry_driver *driver, const struct guard *guard,
         host_call_init(&call, timeout_ms, 0);
         rc = driver->ping(conn, &call.ctx, &info, &err);
     }
-    out->test.latency_ms = (double)(host_now_ms() - started);
     if (conn)
         driver->close(conn);
+    record_test(out, rc, &info, &err, started);
+}
 
-    out->test.tested = 1;
-    out->test.ok = rc == QUARRY_OK;
-    id_time_now(out->test.tested_at);
-    if (out->test.ok) {
-        snprintf(out->test.message, sizeof(out->test.message), "connected");
-        snprintf(out->test.server_version, sizeof(out->test.server_version), "%s", info.version);
-    } else {
-        snprintf(out->test.message, sizeof(out->test.message), "%s: %.440s", status_word(rc),
-                 err.message[0] ? err.message : "the driver gave no message");
+void probe_target_pooled(struct pools *pools, const char *connection_id,
+                         const struct quarry_driver *driver, const struct guard *guard,
+                         const char *url, const json_t *params, int timeout_ms,
+                         struct probe_outcome *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (probe_check_target(guard, driver, url, out->why, sizeof(out->why)) != 0) {
+        out->refused = 1;
+        return;
     }
+    struct quarry_error err;
+    struct quarry_server_info info;
+    host_error_init(&err);
+    memset(&info, 0, sizeof(info));
+    QUARRY_STRUCT_INIT(&info);
+    size_t nparams;
+    struct quarry_kv *kv = probe_flatten_params(params, &nparams);
+    struct pool_target target = {connection_id, driver, url, kv, nparams, timeout_ms};
+    int64_t started = host_now_ms();
+    struct pool_lease *lease = kv ? pools_borrow(pools, &target, &err) : NULL;
+    free(kv);
+    int rc = lease ? QUARRY_OK : (err.status ? err.status : QUARRY_ERR_NOMEM);
+    if (lease && driver->ping) {
+        struct host_call call;
+        host_call_init(&call, timeout_ms, 0);
+        rc = driver->ping(pool_lease_conn(lease), &call.ctx, &info, &err);
+    }
+    if (lease)
+        pools_return(pools, lease, rc != QUARRY_OK);
+    record_test(out, rc, &info, &err, started);
 }

@@ -26,6 +26,18 @@ struct probe_outcome {
 void probe_target(const struct quarry_driver *driver, const struct guard *guard, const char *url,
                   const json_t *params, int timeout_ms, struct probe_outcome *out);
 
+struct pools;
+
+/*
+ * As probe_target for a registered connection, through its pool: a pooled
+ * connection is borrowed (opened, or reused after a health check) and
+ * pinged; one that fails is dropped from the pool.
+ */
+void probe_target_pooled(struct pools *pools, const char *connection_id,
+                         const struct quarry_driver *driver, const struct guard *guard,
+                         const char *url, const json_t *params, int timeout_ms,
+                         struct probe_outcome *out);
+
 /*
  * The guard checks that need DNS or the filesystem, for `url` as `driver`
  * will use it. 0, or -1 with the reason in `why`.
