@@ -11,6 +11,8 @@
 #include "ids.h"
 #include "jobrunner.h"
 #include "jobs.h"
+#include "pool.h"
+#include "workers.h"
 #include "router.h"
 
 int api_route_both(struct router *router, int method, const char *path,
@@ -151,4 +153,29 @@ void api_reply_job(struct http_exchange *ex, const char *kind, const char *conne
     http_reply_json(ex, 202,
                     json_pack("{s:s, s:s, s:s, s:s, s:f}", "status", "accepted", "task_id", id,
                               "status_url", url, "message", message, "poll_after", 0.5));
+}
+
+struct eviction {
+    struct pools *pools;
+    char id[ID_UUID_LEN + 1];
+};
+
+static void evict(void *arg)
+{
+    struct eviction *e = arg;
+    pools_evict(e->pools, e->id);
+    free(e);
+}
+
+void api_evict_pooled(struct http_exchange *ex, const char *connection_id)
+{
+    struct app *app = http_app(ex);
+    struct eviction *e = malloc(sizeof(*e));
+    if (!e)
+        return;
+    e->pools = app->pools;
+    snprintf(e->id, sizeof(e->id), "%s", connection_id);
+    /* Best effort: a full pool leaves them to the reaper. */
+    if (workers_submit(app->workers, evict, e) != 0)
+        free(e);
 }

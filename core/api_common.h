@@ -20,6 +20,9 @@ int api_route_both(struct router *router, int method, const char *path,
  */
 int api_check_connection(struct http_exchange *exchange, const char *id, enum conn_visibility vis);
 
+/* Closes the pooled connections of `connection_id` on a worker (closing can block). */
+void api_evict_pooled(struct http_exchange *exchange, const char *connection_id);
+
 /* Replies for a connections_* return code other than CONN_OK. */
 void api_reply_conn_error(struct http_exchange *exchange, int rc, const char *id);
 

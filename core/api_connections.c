@@ -189,6 +189,7 @@ static void handle_delete(struct http_exchange *ex)
         api_reply_conn_error(ex, rc, id);
         return;
     }
+    api_evict_pooled(ex, id);
     http_reply_json(ex, 200,
                     json_pack("{s:s, s:I, s:s?}", "connection_id", id, "deleted_tables_count",
                               (json_int_t)tables, "initiated_by", conn_write_initiator(ex)));
