@@ -305,7 +305,10 @@ static const struct catalog_column *resolve(struct plan *p, const char *phrase, 
 {
     const struct catalog_column *best = NULL;
     double best_fit = 0;
-    for (int pass = 0; pass < 2 && !best; pass++) {
+    /* The query's tables first; another table only when none fits, or when one names the
+     * phrase exactly where the query's tables only end with it ("salary" vs "min_salary"). */
+    for (int pass = 0; pass < 2 && (!best || best_fit < 0.99); pass++) {
+        double floor_fit = best ? 0.99 : 0;
         for (size_t i = 0; i < p->c->ntables; i++) {
             int planned = in_plan(p, i) != NONE || i == p->subject;
             if (pass == 0 ? !planned : planned)
@@ -317,7 +320,7 @@ static const struct catalog_column *resolve(struct plan *p, const char *phrase, 
                 double f = t2s_column_fit_(t, &t->columns[j], phrase);
                 if (i == p->subject)
                     f += 0.01;
-                if (f > best_fit + 1e-9) {
+                if (f > best_fit + 1e-9 && f >= floor_fit) {
                     best_fit = f;
                     best = &t->columns[j];
                     *table = i;
@@ -521,6 +524,7 @@ struct reading {
     struct datef date[2];
     size_t ndate;
     size_t agg_at, super_at, group_at, neg_at[4], nneg;
+    size_t count_at;   /* the word after "number of": a numeric column makes it a measure */
     int relative_year; /* "last year": resolved against the data */
 };
 
@@ -566,7 +570,11 @@ static int read_date(struct plan *p, struct reading *r, size_t i)
             return r->ndate++, 1;
         }
     }
-    if (n && op != SQLGEN_IN && op != SQLGEN_EQ) {
+    /* "more than 2000" is an amount; "before 2000", "later than 2000" are years. */
+    if (n && op != SQLGEN_IN && op != SQLGEN_EQ &&
+        tok_in(p, i,
+               (const char *[]){"before", "after", "since", "until", "earlier", "later", "prior",
+                                "at", NULL})) {
         size_t k = i + n;
         int month = k < q->n ? q->tok[k].month : 0;
         if (month)
@@ -638,11 +646,29 @@ static void read_comparison(struct plan *p, struct reading *r, size_t i)
     r->ncmp++;
 }
 
+/* 1 when tokens i, i+1 are a column's name ("minimum salary" for min_salary). */
+static int names_column(const struct plan *p, size_t i)
+{
+    char phrase[T2S_PHRASE], w[T2S_PHRASE], first[T2S_WORD];
+    if (i + 1 >= p->q.n)
+        return 0;
+    t2s_stem_(p->q.tok[i].text, first);
+    snprintf(phrase, sizeof(phrase), "%s %s", first, p->q.tok[i + 1].stem);
+    for (size_t t = 0; t < p->c->ntables; t++)
+        for (size_t j = 0; j < p->c->tables[t].ncolumns; j++) {
+            t2s_words_(p->c->tables[t].columns[j].name, 1, w);
+            size_t a = strlen(w), b = strlen(phrase);
+            if (a >= b && strcmp(w + a - b, phrase) == 0 && (a == b || w[a - b - 1] == ' '))
+                return 1;
+        }
+    return 0;
+}
+
 /* Phase one: the words that say what to compute, before linking. */
 static void read_constructs(struct plan *p, struct reading *r)
 {
     struct t2s_question *q = &p->q;
-    r->agg_at = r->super_at = r->group_at = NONE;
+    r->agg_at = r->super_at = r->group_at = r->count_at = NONE;
     int which = 0; /* a "which"/"who" question: superlatives pick rows */
     for (size_t i = 0; i < q->n; i++) {
         struct t2s_token *t = &q->tok[i];
@@ -677,6 +703,8 @@ static void read_constructs(struct plan *p, struct reading *r)
             if (!p->super_dir && !p->top_n) {
                 p->count = 1;
                 r->agg_at = i + 1;
+                if (tok_is(p, i, "number"))
+                    r->count_at = i + 2;
             }
             use(p, i, tok_is(p, i, "number") ? 2 : 1);
         } else if (tok_in(p, i, (const char *[]){"average", "avg", "mean", NULL})) {
@@ -750,14 +778,15 @@ static void read_constructs(struct plan *p, struct reading *r)
                 }
             }
             use(p, i, 1);
-        } else if (tok_in(p, i, (const char *[]){"maximum", "max", "minimum", "min", NULL})) {
+        } else if (tok_in(p, i, (const char *[]){"maximum", "max", "minimum", "min", NULL}) &&
+                   r->super_at != i && !names_column(p, i)) {
             p->agg = tok_is(p, i, "maximum") || tok_is(p, i, "max") ? SQLGEN_MAX : SQLGEN_MIN;
             r->agg_at = i + 1;
             use(p, i, 1);
         } else if (tok_is(p, i, "per") ||
                    (tok_is(p, i, "each") && !(i > 0 && tok_is(p, i - 1, "of"))) ||
                    (tok_is(p, i, "every") && i > 0 && tok_is(p, i - 1, "for")) ||
-                   (tok_is(p, i, "by") && r->super_at == NONE && !p->super_dir &&
+                   (tok_is(p, i, "by") && r->super_at == NONE && !p->super_dir && !p->top_n &&
                     !(i > 0 && tok_in(p, i - 1,
                                       (const char *[]){"sorted", "ordered", "order", "sort", "rank",
                                                        "ranked", NULL})))) {
@@ -765,6 +794,10 @@ static void read_constructs(struct plan *p, struct reading *r)
             use(p, i, 1);
             if (i > 0 && tok_in(p, i - 1, (const char *[]){"for", "in", "grouped", "broken", NULL}))
                 use(p, i - 1, 1);
+        } else if (tok_is(p, i, "by") && p->top_n && p->super_dir) {
+            /* "top 5 products by unit price": ranked by what follows */
+            r->super_at = i + 1;
+            use(p, i, 1);
         } else if (tok_in(p, i,
                           (const char *[]){"sorted", "ordered", "order", "sort", "ranked", NULL}) &&
                    tok_is(p, i + 1, "by")) {
@@ -789,7 +822,7 @@ static void read_constructs(struct plan *p, struct reading *r)
             if (r->nneg < 4)
                 r->neg_at[r->nneg++] = i;
             use(p, i, 1);
-        } else if (money_word(t->text)) {
+        } else if (money_word(t->text) && !(i > 0 && isupper((unsigned char)t->orig[0]))) {
             p->money = 1;
             use(p, i, 1);
         } else if (tok_in(p, i,
@@ -1026,9 +1059,40 @@ static int choose_subject(struct plan *p)
     return -1;
 }
 
+static int want_numeric(const struct catalog_column *c);
+
+/* "the number of seats": a numeric column to aggregate, not rows to count. */
+static void count_of_column(struct plan *p, struct reading *r)
+{
+    size_t l;
+    if (!p->count || r->count_at == NONE || (l = link_after(p, r->count_at, 1)) == NONE)
+        return;
+    const struct t2s_link *k = &p->links.l[l];
+    if (k->kind != T2S_LINK_COLUMN || p->role[l] != W_NONE || !k->column ||
+        !want_numeric(k->column))
+        return;
+    p->count = 0;
+    if (!p->agg)
+        p->agg = SQLGEN_SUM;
+    p->role[l] = W_MEASURE;
+    p->order_link = l;
+}
+
+/* "customers who never placed an order": the table a verb away from the negation. */
+static size_t negated_table(const struct plan *p, size_t at)
+{
+    for (size_t k = at + 1; k < p->q.n && k <= at + 4; k++) {
+        size_t l = link_at(p, k);
+        if (l != NONE)
+            return p->links.l[l].kind == T2S_LINK_TABLE && p->role[l] == W_NONE ? l : NONE;
+    }
+    return NONE;
+}
+
 static int assign_roles(struct plan *p, struct reading *r)
 {
     size_t l;
+    count_of_column(p, r);
     if (r->group_at != NONE && !p->group_part && (l = link_after(p, r->group_at, 2)) != NONE &&
         p->links.l[l].kind != T2S_LINK_VALUE)
         p->role[l] = W_GROUP, p->group_link = l;
@@ -1042,6 +1106,8 @@ static int assign_roles(struct plan *p, struct reading *r)
     }
     for (size_t i = 0; i < r->nneg; i++) {
         l = link_after(p, r->neg_at[i] + 1, 3);
+        if (l == NONE && (l = negated_table(p, r->neg_at[i])) != NONE)
+            penalise(p, 0.9);
         if (l == NONE || p->role[l] != W_NONE)
             continue;
         if (p->links.l[l].kind == T2S_LINK_VALUE)
@@ -1055,6 +1121,52 @@ static int assign_roles(struct plan *p, struct reading *r)
         if (p->links.l[i].kind == T2S_LINK_VALUE && p->role[i] == W_NONE)
             p->role[i] = W_FILTER;
     return choose_subject(p);
+}
+
+static void set_having(struct plan *p, const struct cmp *c, size_t group_link, int op)
+{
+    p->group_link = group_link;
+    p->role[group_link] = W_GROUP;
+    p->has_having = 1;
+    p->having_op = op;
+    p->having_value = c->number[0];
+}
+
+/*
+ * "Which countries have more than 5 customers": the subject's rows counted
+ * per a column of its own named before the comparison.
+ */
+static int having_on_subject(struct plan *p, const struct cmp *c, size_t l, int op)
+{
+    if (l == NONE || p->links.l[l].kind != T2S_LINK_TABLE || p->links.l[l].table != p->subject ||
+        c->nnumbers != 1 || c->average || p->super_count || p->count || p->agg)
+        return 0;
+    for (size_t k = 0; k < l; k++) {
+        size_t t;
+        if (p->links.l[k].kind != T2S_LINK_COLUMN || p->role[k] != W_NONE ||
+            p->links.l[k].start > c->at)
+            continue;
+        const struct catalog_column *col = resolve(p, p->links.l[k].phrase, &t, NULL);
+        if (col && t == p->subject && !want_numeric(col)) {
+            set_having(p, c, k, op);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * "Which job titles have an average salary above 95000": the aggregate of
+ * the measure compared per the subject column.
+ */
+static int having_on_measure(struct plan *p, const struct cmp *c, size_t l, int op)
+{
+    if (l == NONE || p->role[l] != W_MEASURE || !p->agg || p->subject_link == NONE ||
+        p->subject_link == l || c->nnumbers != 1 || c->average || p->count ||
+        p->role[p->subject_link] != W_NONE)
+        return 0;
+    set_having(p, c, p->subject_link, op);
+    return 1;
 }
 
 /* Comparisons become filters on columns, or HAVING on a count or a sum. */
@@ -1076,8 +1188,12 @@ static void place_comparisons(struct plan *p, struct reading *r)
             p->having_value = c->number[0];
             continue;
         }
+        if (having_on_subject(p, c, l, op))
+            continue;
         if (l == NONE || p->links.l[l].kind != T2S_LINK_COLUMN)
             l = link_before(p, c->at, 3);
+        if (having_on_measure(p, c, l, op))
+            continue;
         if (l != NONE && p->links.l[l].kind == T2S_LINK_COLUMN &&
             (p->role[l] == W_NONE || p->role[l] == W_MEASURE)) {
             col = resolve(p, p->links.l[l].phrase, &t, want_numeric);
@@ -1198,6 +1314,25 @@ static void apply_filters(struct plan *p)
     }
 }
 
+/*
+ * "airports in Spain" when airlines have a country too: a value sampled in
+ * another table's column goes to the subject's column of the same name.
+ */
+static const struct catalog_column *own_column(const struct plan *p, size_t t,
+                                               const struct catalog_column *c, const char *value)
+{
+    if (t == p->subject || !c || !c->name)
+        return c;
+    const struct catalog_table *s = &p->c->tables[p->subject];
+    for (size_t i = 0; i < s->ncolumns; i++) {
+        const struct catalog_column *o = &s->columns[i];
+        if (o->name && strcasecmp(o->name, c->name) == 0 && o->profile &&
+            profile_has_value(o->profile, value))
+            return o;
+    }
+    return c;
+}
+
 static void place_values(struct plan *p)
 {
     for (size_t i = 0; i < p->links.n; i++) {
@@ -1216,7 +1351,11 @@ static void place_values(struct plan *p)
         }
         if (l->score < 0.95)
             penalise(p, 0.95);
-        add_filter(p, l->table, l->column, op, value_type(l->column), l->value, NULL);
+        size_t t = l->table;
+        const struct catalog_column *col = own_column(p, l->table, l->column, l->value);
+        if (col != l->column)
+            t = p->subject;
+        add_filter(p, t, col, op, value_type(l->column), l->value, NULL);
     }
 }
 

@@ -20,7 +20,9 @@ void t2s_stem_(const char *word, char out[T2S_WORD])
         {"news", "news"},         {"status", "status"}, {"address", "address"},
         {"business", "business"}, {"sales", "sale"},    {"analysis", "analysis"},
         {"indices", "index"},     {"boxes", "box"},     {"taxes", "tax"},
-        {"classes", "class"}};
+        {"classes", "class"}, /* abbreviations in names read as the words they stand for */
+        {"max", "maximum"},       {"min", "minimum"},   {"avg", "average"},
+        {"qty", "quantity"}};
     size_t n = strlen(word);
     snprintf(out, T2S_WORD, "%s", word);
     for (size_t i = 0; i < sizeof(irregular) / sizeof(irregular[0]); i++)
@@ -236,7 +238,52 @@ int t2s_stopword_(const char *w)
     return 0;
 }
 
+/*
+ * Names are turned into words for every phrase the linker tries, so the
+ * results are memoised per thread (direct-mapped on a hash of the name;
+ * the name itself is kept and compared, so a stale slot is never used).
+ */
+#define WORDS_SLOTS 1024
+#define WORDS_NAME 48
+#define WORDS_OUT 96
+
+struct words_slot {
+    char name[WORDS_NAME];
+    char out[WORDS_OUT];
+    unsigned char stem, valid;
+};
+
+static __thread struct words_slot words_cache[WORDS_SLOTS];
+
+static void words_uncached(const char *name, int stem, char out[T2S_PHRASE]);
+
 void t2s_words_(const char *name, int stem, char out[T2S_PHRASE])
+{
+    size_t len = strlen(name);
+    if (len >= WORDS_NAME) {
+        words_uncached(name, stem, out);
+        return;
+    }
+    unsigned h = 2166136261u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ (unsigned)stem) * 16777619u;
+    struct words_slot *slot = &words_cache[h % WORDS_SLOTS];
+    if (slot->valid && slot->stem == (unsigned char)stem && strcmp(slot->name, name) == 0) {
+        memcpy(out, slot->out, strlen(slot->out) + 1);
+        return;
+    }
+    words_uncached(name, stem, out);
+    size_t n = strlen(out);
+    if (n < WORDS_OUT) {
+        memcpy(slot->name, name, len + 1);
+        memcpy(slot->out, out, n + 1);
+        slot->stem = (unsigned char)stem;
+        slot->valid = 1;
+    }
+}
+
+static void words_uncached(const char *name, int stem, char out[T2S_PHRASE])
 {
     char buf[T2S_PHRASE];
     size_t n = 0;
