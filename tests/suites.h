@@ -34,6 +34,7 @@
     X(search)                                                                                      \
     X(t2s)                                                                                         \
     X(t2s_accuracy)                                                                                \
+    X(t2s_dialects)                                                                                \
     X(auth)
 
 #define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);
