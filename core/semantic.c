@@ -1852,6 +1852,28 @@ static int shows_top_values(const struct catalog_column *col)
            p->distinct <= CATEGORY_RATIO * nonnull;
 }
 
+/*
+ * The whole set of values of a short, low-cardinality text column that holds
+ * no personal data: what a question can name ("the Rock genre"), kept in the
+ * snapshot so text-to-SQL can link it without reconnecting.
+ */
+static int shows_values(const struct catalog_column *col)
+{
+    const struct column_profile *p = col->profile;
+    const char *s = col->semantic_type;
+    return p && p->values && !p->numeric && !p->distinct_capped && p->distinct > 0 &&
+           p->distinct <= CATEGORY_MAX && p->avg_length <= 40 && !col->pii && s != SEM_IDENTIFIER &&
+           s != SEM_FOREIGN_KEY && s != SEM_JSON && s != SEM_BINARY;
+}
+
+static json_t *json_values(const struct column_profile *p)
+{
+    json_t *list = json_array();
+    for (long i = 0; list && i < p->distinct; i++)
+        json_array_append_new(list, json_text(p->values[i]));
+    return list;
+}
+
 static json_t *json_top_values(const struct column_profile *p)
 {
     json_t *list = json_array();
@@ -1898,6 +1920,10 @@ static json_t *json_column(const struct schema *s, const struct catalog_table *t
         json_foreign_key(s, t, col));
     if (obj && shows_top_values(col) &&
         json_object_set_new(obj, "top_values", json_top_values(p)) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    if (obj && shows_values(col) && json_object_set_new(obj, "values", json_values(p)) != 0) {
         json_decref(obj);
         return NULL;
     }

@@ -46,8 +46,8 @@ static char *bound_text(const json_t *v)
 static struct column_profile *profile_of(const json_t *col)
 {
     const json_t *top = json_object_get(col, "top_values"), *mn = json_object_get(col, "min"),
-                 *mx = json_object_get(col, "max");
-    if (!json_is_array(top) && json_is_null(mn) && json_is_null(mx))
+                 *mx = json_object_get(col, "max"), *all = json_object_get(col, "values");
+    if (!json_is_array(top) && !json_is_array(all) && json_is_null(mn) && json_is_null(mx))
         return NULL;
     struct column_profile *p = calloc(1, sizeof(*p));
     if (!p)
@@ -60,7 +60,7 @@ static struct column_profile *profile_of(const json_t *col)
     p->sampled = 1;
     size_t i;
     const json_t *t;
-    p->values = calloc(json_array_size(top) + 1, sizeof(char *));
+    p->values = calloc(json_array_size(top) + json_array_size(all) + 1, sizeof(char *));
     json_array_foreach(top, i, t)
     {
         const char *v = json_string_value(json_object_get(t, "value"));
@@ -68,10 +68,16 @@ static struct column_profile *profile_of(const json_t *col)
             continue;
         p->top[p->ntop].value = strdup(v);
         p->top[p->ntop].count = (long)json_integer_value(json_object_get(t, "count"));
-        p->values[p->distinct] = strdup(v);
         if (p->top[p->ntop].value)
             p->ntop++;
-        if (p->values[p->distinct])
+        /* Without the whole set, the top values are the values seen. */
+        if (!json_is_array(all) && (p->values[p->distinct] = strdup(v)))
+            p->distinct++;
+    }
+    json_array_foreach(all, i, t)
+    {
+        if (p->values && json_is_string(t) &&
+            (p->values[p->distinct] = strdup(json_string_value(t))))
             p->distinct++;
     }
     if (p->values)
