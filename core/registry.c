@@ -123,6 +123,98 @@ static const char *const migrations[] = {
     "  created_at TEXT NOT NULL,"
     "  PRIMARY KEY (connection_id, version)"
     ");",
+    /*
+     * 3: exported documents and the search index. An export stages its
+     * documents (state 'staged'), then one transaction makes them 'live' and
+     * the previous ones 'retired' (deleted afterwards). search_fts indexes
+     * documents (their text, once `indexed` is set) and the table and column
+     * entries of search_meta (names too) through the search_content view,
+     * kept in step by triggers.
+     */
+    "CREATE TABLE documents ("
+    "  seq INTEGER PRIMARY KEY," /* the search index's rowid (> 0) */
+    "  id TEXT NOT NULL UNIQUE,"
+    "  connection_id TEXT NOT NULL REFERENCES connections(id),"
+    "  schema_name TEXT NOT NULL DEFAULT '',"
+    "  table_name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL," /* 'overview' | 'rows' */
+    "  part INTEGER NOT NULL,"
+    "  format TEXT NOT NULL," /* 'markdown' | 'jsonl' */
+    "  title TEXT NOT NULL,"
+    "  content_hash TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  metadata TEXT NOT NULL," /* JSON object */
+    "  state TEXT NOT NULL,"    /* 'staged' | 'live' | 'retired' */
+    "  export_id TEXT NOT NULL,"
+    "  indexed INTEGER NOT NULL DEFAULT 0,"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL,"
+    /* Last: reading a column after it would walk its overflow pages. */
+    "  content TEXT NOT NULL"
+    ");"
+    "CREATE INDEX documents_key ON documents(connection_id, state, schema_name, table_name, kind,"
+    "  part, content_hash);"
+    "CREATE INDEX documents_export ON documents(export_id, state);"
+    "CREATE TABLE document_keep (" /* live documents an export found unchanged */
+    "  export_id TEXT NOT NULL,"
+    "  document_id TEXT NOT NULL,"
+    "  metadata TEXT NOT NULL,"
+    "  PRIMARY KEY (export_id, document_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX document_keep_document ON document_keep(document_id);"
+    "CREATE TABLE document_exports (" /* the tables an export replaces */
+    "  export_id TEXT NOT NULL,"
+    "  schema_name TEXT NOT NULL,"
+    "  table_name TEXT NOT NULL,"
+    "  PRIMARY KEY (export_id, schema_name, table_name)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE search_meta ("
+    "  rid INTEGER PRIMARY KEY," /* the search index's rowid (< 0) */
+    "  connection_id TEXT NOT NULL REFERENCES connections(id),"
+    "  kind TEXT NOT NULL," /* 'table' | 'column' */
+    "  schema_name TEXT NOT NULL DEFAULT '',"
+    "  table_name TEXT NOT NULL,"
+    "  column_name TEXT,"
+    "  name TEXT NOT NULL,"
+    "  words TEXT NOT NULL,"
+    "  body TEXT NOT NULL"
+    ");"
+    "CREATE INDEX search_meta_connection ON search_meta(connection_id);"
+    "CREATE TABLE search_state ("
+    "  connection_id TEXT PRIMARY KEY REFERENCES connections(id),"
+    "  snapshot_version INTEGER NOT NULL," /* what search_meta was built from; 0: an export */
+    "  updated_at TEXT NOT NULL"
+    ");"
+    "CREATE VIEW search_content AS"
+    "  SELECT seq AS rid, '' AS name, '' AS words, content AS body FROM documents"
+    "  UNION ALL SELECT rid, name, words, body FROM search_meta;"
+    "CREATE VIRTUAL TABLE search_fts USING fts5(name, words, body, content='search_content',"
+    "  content_rowid='rid', tokenize='unicode61 remove_diacritics 2', detail=column);"
+    "CREATE TRIGGER documents_index AFTER INSERT ON documents WHEN new.indexed = 1 BEGIN"
+    "  INSERT INTO search_fts(rowid, name, words, body) VALUES (new.seq, '', '', new.content);"
+    "END;"
+    "CREATE TRIGGER documents_index_later AFTER UPDATE OF indexed ON documents"
+    "  WHEN new.indexed = 1 AND old.indexed = 0 BEGIN"
+    "  INSERT INTO search_fts(rowid, name, words, body) VALUES (new.seq, '', '', new.content);"
+    "END;"
+    "CREATE TRIGGER documents_unindex AFTER DELETE ON documents WHEN old.indexed = 1 BEGIN"
+    "  INSERT INTO search_fts(search_fts, rowid, name, words, body)"
+    "    VALUES ('delete', old.seq, '', '', old.content);"
+    "END;"
+    "CREATE TRIGGER documents_reindex AFTER UPDATE OF content ON documents"
+    "  WHEN old.indexed = 1 BEGIN"
+    "  INSERT INTO search_fts(search_fts, rowid, name, words, body)"
+    "    VALUES ('delete', old.seq, '', '', old.content);"
+    "  INSERT INTO search_fts(rowid, name, words, body) VALUES (new.seq, '', '', new.content);"
+    "END;"
+    "CREATE TRIGGER search_meta_index AFTER INSERT ON search_meta BEGIN"
+    "  INSERT INTO search_fts(rowid, name, words, body)"
+    "    VALUES (new.rid, new.name, new.words, new.body);"
+    "END;"
+    "CREATE TRIGGER search_meta_unindex AFTER DELETE ON search_meta BEGIN"
+    "  INSERT INTO search_fts(search_fts, rowid, name, words, body)"
+    "    VALUES ('delete', old.rid, old.name, old.words, old.body);"
+    "END;",
 };
 
 int registry_migrations_known(void)

@@ -174,6 +174,20 @@ char *harness_log(const struct harness_server *server)
     return text;
 }
 
+long harness_peak_rss_kb(const struct harness_server *server)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)server->pid);
+    FILE *f = server->pid > 0 ? fopen(path, "r") : NULL;
+    long kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 static int read_port_file(const char *path)
 {
     FILE *f = fopen(path, "r");

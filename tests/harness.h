@@ -36,6 +36,8 @@ int harness_port(const struct harness_server *server);
 const char *harness_registry_path(const struct harness_server *server);
 /* The server's stderr so far (caller frees). */
 char *harness_log(const struct harness_server *server);
+/* The server process's peak resident set (VmHWM of /proc/<pid>/status) in kB, or -1. */
+long harness_peak_rss_kb(const struct harness_server *server);
 
 /* An API key made with `quarryd keys create` against a server's registry. */
 struct harness_key {
