@@ -216,7 +216,8 @@ static size_t in_plan(const struct plan *p, size_t t)
 
 static void alias_of(size_t position, char out[8])
 {
-    snprintf(out, 8, "t%zu", position);
+    /* Positions are below MAX_TABLES: "t" and at most a few digits. */
+    snprintf(out, 8, "t%u", (unsigned)(position % 1000000u));
 }
 
 static const char *alias(const struct plan *p, size_t t)
