@@ -200,21 +200,12 @@ static void handle_samples(struct http_exchange *ex)
 
 int api_analysis_routes(struct router *router)
 {
-    static const struct {
-        int method;
-        const char *path;
-        void (*handler)(struct http_exchange *);
-        int scope;
-    } routes[] = {
+    static const struct api_route routes[] = {
         {ROUTER_POST, "/v1/database-connection/{id}/analyze", handle_analyze, SCOPE_WRITE},
         {ROUTER_POST, "/v1/database-connection/analyze", handle_analyze_batch, SCOPE_WRITE},
         {ROUTER_GET, "/v1/database-connection/{id}/semantic-snapshot", handle_snapshot, SCOPE_READ},
         {ROUTER_GET, "/v1/database-connection/{id}/knowledge-graph", handle_graph, SCOPE_READ},
         {ROUTER_GET, "/v1/database-connection/{id}/sample-queries", handle_samples, SCOPE_READ},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (api_route_both(router, routes[i].method, routes[i].path, routes[i].handler,
-                           routes[i].scope) != 0)
-            return -1;
-    return 0;
+    return api_routes_add(router, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -27,6 +27,15 @@ int api_route_both(struct router *router, int method, const char *path,
     return 0;
 }
 
+int api_routes_add(struct router *router, const struct api_route *routes, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (api_route_both(router, routes[i].method, routes[i].path, routes[i].handler,
+                           routes[i].scope) != 0)
+            return -1;
+    return 0;
+}
+
 void api_reply_conn_error(struct http_exchange *ex, int rc, const char *id)
 {
     switch (rc) {

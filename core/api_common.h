@@ -13,6 +13,17 @@ struct router;
 int api_route_both(struct router *router, int method, const char *path,
                    void (*handler)(struct http_exchange *), int scope);
 
+/* One route of an API area's table. */
+struct api_route {
+    int method; /* enum router_method */
+    const char *path;
+    void (*handler)(struct http_exchange *);
+    int scope; /* enum auth_scope */
+};
+
+/* Registers a table of routes with api_route_both. 0, or -1 (a programming error). */
+int api_routes_add(struct router *router, const struct api_route *routes, size_t count);
+
 /*
  * Checks that connection `id` exists with visibility `vis` and that the
  * caller may see it. 0, or -1 after replying 404 (unknown, or not a UUID) or

@@ -220,12 +220,7 @@ static void handle_restore(struct http_exchange *ex)
 
 int api_connections_routes(struct router *router)
 {
-    static const struct {
-        int method;
-        const char *path;
-        void (*handler)(struct http_exchange *);
-        int scope;
-    } routes[] = {
+    static const struct api_route routes[] = {
         {ROUTER_POST, "/v1/database-connection", handle_create, SCOPE_WRITE},
         {ROUTER_GET, "/v1/database-connection", handle_list, SCOPE_READ},
         {ROUTER_GET, "/v1/database-connection/deleted", handle_list_deleted, SCOPE_READ},
@@ -240,9 +235,5 @@ int api_connections_routes(struct router *router)
         {ROUTER_PUT, "/v1/sdk/database/{id}", handle_put, SCOPE_WRITE},
         {ROUTER_DELETE, "/v1/sdk/database/{id}", handle_delete, SCOPE_WRITE},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (api_route_both(router, routes[i].method, routes[i].path, routes[i].handler,
-                           routes[i].scope) != 0)
-            return -1;
-    return 0;
+    return api_routes_add(router, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -192,12 +192,7 @@ static void handle_describe(struct http_exchange *ex)
 
 int api_tables_routes(struct router *router)
 {
-    static const struct {
-        int method;
-        const char *path;
-        void (*handler)(struct http_exchange *);
-        int scope;
-    } routes[] = {
+    static const struct api_route routes[] = {
         {ROUTER_GET, "/v1/database-connection/{id}/table", handle_list, SCOPE_READ},
         {ROUTER_DELETE, "/v1/database-connection/{id}/table", handle_delete_all, SCOPE_WRITE},
         {ROUTER_GET, "/v1/database-connection/table/deleted", handle_list_deleted, SCOPE_READ},
@@ -207,9 +202,5 @@ int api_tables_routes(struct router *router)
         {ROUTER_PATCH, "/v1/database-connection/table/{table_id}/restore", handle_restore,
          SCOPE_WRITE},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (api_route_both(router, routes[i].method, routes[i].path, routes[i].handler,
-                           routes[i].scope) != 0)
-            return -1;
-    return 0;
+    return api_routes_add(router, routes, sizeof(routes) / sizeof(routes[0]));
 }

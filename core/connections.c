@@ -42,24 +42,6 @@ void conn_state_clear(struct conn_state *s)
 /* Statement helpers                                                        */
 /* ------------------------------------------------------------------------ */
 
-static sqlite3_stmt *prepare(struct registry *registry, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(registry_db(registry), sql, -1, &stmt, NULL) != SQLITE_OK) {
-        log_error("registry: %s", sqlite3_errmsg(registry_db(registry)));
-        return NULL;
-    }
-    return stmt;
-}
-
-static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt, idx);
-}
-
 /* Binds `json` serialised, or NULL. */
 static void bind_json(sqlite3_stmt *stmt, int idx, const json_t *json)
 {
@@ -156,12 +138,12 @@ json_t *connections_get(struct registry *registry, const char *id, enum conn_vis
     char sql[512];
     snprintf(sql, sizeof(sql), "SELECT " RECORD_COLUMNS " FROM connections WHERE id = ?%s",
              visibility_clause(vis));
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     json_t *record = NULL;
     *rc = CONN_ERROR;
     if (!stmt)
         return NULL;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {
         record = row_to_record(stmt);
@@ -194,14 +176,14 @@ static int bind_state(sqlite3_stmt *stmt, const struct secrets *secrets,
     int rc = -1;
     if (!masked || !masked_url)
         goto out;
-    bind_text(stmt, 1, state->name);
-    bind_text(stmt, 2, state->database_type);
-    bind_text(stmt, 3, masked_url);
+    registry_bind_text(stmt, 1, state->name);
+    registry_bind_text(stmt, 2, state->database_type);
+    registry_bind_text(stmt, 3, masked_url);
     if (bind_sealed(stmt, 4, secrets, state->url) != 0)
         goto out;
-    bind_text(stmt, 5, state->agent_id);
-    bind_text(stmt, 6, state->company_id);
-    bind_text(stmt, 7, state->user_id);
+    registry_bind_text(stmt, 5, state->agent_id);
+    registry_bind_text(stmt, 6, state->company_id);
+    registry_bind_text(stmt, 7, state->user_id);
     bind_json(stmt, 8, masked);
     if (bind_sealed(stmt, 9, secrets, secret_text) != 0)
         goto out;
@@ -219,17 +201,17 @@ out:
 /* Binds a test outcome at idx..idx+4: status, message, latency, version, tested_at. */
 static void bind_test(sqlite3_stmt *stmt, int idx, const struct conn_test *test)
 {
-    bind_text(stmt, idx, test->ok ? "success" : "failed");
-    bind_text(stmt, idx + 1, test->message);
+    registry_bind_text(stmt, idx, test->ok ? "success" : "failed");
+    registry_bind_text(stmt, idx + 1, test->message);
     sqlite3_bind_double(stmt, idx + 2, test->latency_ms);
-    bind_text(stmt, idx + 3, test->server_version[0] ? test->server_version : NULL);
-    bind_text(stmt, idx + 4, test->tested_at);
+    registry_bind_text(stmt, idx + 3, test->server_version[0] ? test->server_version : NULL);
+    registry_bind_text(stmt, idx + 4, test->tested_at);
 }
 
 int connections_insert(struct registry *registry, const struct secrets *secrets,
                        const struct conn_state *state, const struct conn_test *test, char *id_out)
 {
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry, "INSERT INTO connections (name, database_type, url_masked, url_sealed, "
                   "agent_id, company_id, user_id, connection_params, params_sealed, schemas, "
                   "metadata, id, created_at, updated_at, status, message, latency_ms, "
@@ -244,8 +226,8 @@ int connections_insert(struct registry *registry, const struct secrets *secrets,
     int rc = CONN_ERROR;
     if (bind_state(stmt, secrets, state) != 0)
         goto out;
-    bind_text(stmt, 12, id_out);
-    bind_text(stmt, 13, now);
+    registry_bind_text(stmt, 12, id_out);
+    registry_bind_text(stmt, 13, now);
     if (test && test->tested)
         bind_test(stmt, 14, test);
     rc = step_done(registry, stmt);
@@ -257,7 +239,7 @@ out:
 int connections_update(struct registry *registry, const struct secrets *secrets, const char *id,
                        const struct conn_state *state, const struct conn_test *test)
 {
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry,
         "UPDATE connections SET name = ?1, database_type = ?2, url_masked = ?3, url_sealed = ?4, "
         "agent_id = ?5, company_id = ?6, user_id = ?7, connection_params = ifnull(?8, '{}'), "
@@ -270,8 +252,8 @@ int connections_update(struct registry *registry, const struct secrets *secrets,
     int rc = CONN_ERROR;
     if (bind_state(stmt, secrets, state) != 0)
         goto out;
-    bind_text(stmt, 12, id);
-    bind_text(stmt, 13, now);
+    registry_bind_text(stmt, 12, id);
+    registry_bind_text(stmt, 13, now);
     rc = step_done(registry, stmt);
     if (rc == CONN_OK && sqlite3_changes(registry_db(registry)) == 0)
         rc = CONN_NOT_FOUND;
@@ -284,13 +266,14 @@ out:
 
 int connections_record_test(struct registry *registry, const char *id, const struct conn_test *test)
 {
-    sqlite3_stmt *stmt = prepare(registry, "UPDATE connections SET status = ?1, message = ?2, "
-                                           "latency_ms = ?3, server_version = ?4, tested_at = ?5 "
-                                           "WHERE id = ?6");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "UPDATE connections SET status = ?1, message = ?2, "
+                                   "latency_ms = ?3, server_version = ?4, tested_at = ?5 "
+                                   "WHERE id = ?6");
     if (!stmt)
         return CONN_ERROR;
     bind_test(stmt, 1, test);
-    bind_text(stmt, 6, id);
+    registry_bind_text(stmt, 6, id);
     int rc = step_done(registry, stmt);
     sqlite3_finalize(stmt);
     return rc;
@@ -322,13 +305,13 @@ int connections_load_state(struct registry *registry, const struct secrets *secr
                            struct conn_state *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *stmt =
-        prepare(registry, "SELECT name, database_type, url_sealed, agent_id, company_id, user_id, "
-                          "connection_params, params_sealed, schemas, metadata FROM connections "
-                          "WHERE id = ? AND deleted_at IS NULL");
+    sqlite3_stmt *stmt = registry_prepare(
+        registry, "SELECT name, database_type, url_sealed, agent_id, company_id, user_id, "
+                  "connection_params, params_sealed, schemas, metadata FROM connections "
+                  "WHERE id = ? AND deleted_at IS NULL");
     if (!stmt)
         return CONN_ERROR;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     int step = sqlite3_step(stmt), rc = CONN_NOT_FOUND;
     if (step != SQLITE_ROW) {
         rc = step == SQLITE_DONE ? CONN_NOT_FOUND : CONN_ERROR;
@@ -383,7 +366,7 @@ static int bind_filter(sqlite3_stmt *stmt, const struct conn_filter *f)
     const char *values[] = {f->agent_id, f->database_type, f->status, f->search};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (values[i])
-            bind_text(stmt, idx++, values[i]);
+            registry_bind_text(stmt, idx++, values[i]);
     return idx;
 }
 
@@ -401,7 +384,7 @@ json_t *connections_list(struct registry *registry, const struct conn_filter *f)
     filter_where(f, where, sizeof(where));
 
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM connections %s", where);
-    sqlite3_stmt *count = prepare(registry, sql);
+    sqlite3_stmt *count = registry_prepare(registry, sql);
     if (!count)
         return NULL;
     bind_filter(count, f);
@@ -414,7 +397,7 @@ json_t *connections_list(struct registry *registry, const struct conn_filter *f)
              "SELECT " RECORD_COLUMNS " FROM connections %s "
              "ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
              where);
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     if (!stmt)
         return NULL;
     int idx = bind_filter(stmt, f);
@@ -432,14 +415,15 @@ json_t *connections_list(struct registry *registry, const struct conn_filter *f)
 int connections_name_taken(struct registry *registry, const char *agent_id, const char *name,
                            const char *except_id)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT 1 FROM connections WHERE deleted_at IS NULL "
-                                           "AND ifnull(agent_id, '') = ifnull(?, '') AND name = ? "
-                                           "AND id IS NOT ifnull(?, '')");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT 1 FROM connections WHERE deleted_at IS NULL "
+                                   "AND ifnull(agent_id, '') = ifnull(?, '') AND name = ? "
+                                   "AND id IS NOT ifnull(?, '')");
     if (!stmt)
         return 0;
-    bind_text(stmt, 1, agent_id);
-    bind_text(stmt, 2, name);
-    bind_text(stmt, 3, except_id);
+    registry_bind_text(stmt, 1, agent_id);
+    registry_bind_text(stmt, 2, name);
+    registry_bind_text(stmt, 3, except_id);
     int taken = sqlite3_step(stmt) == SQLITE_ROW;
     sqlite3_finalize(stmt);
     return taken;
@@ -448,12 +432,13 @@ int connections_name_taken(struct registry *registry, const char *agent_id, cons
 int connections_find_by_name(struct registry *registry, const char *agent_id, const char *name,
                              char *id_out)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT id FROM connections WHERE deleted_at IS NULL "
-                                           "AND ifnull(agent_id, '') = ifnull(?, '') AND name = ?");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT id FROM connections WHERE deleted_at IS NULL "
+                                   "AND ifnull(agent_id, '') = ifnull(?, '') AND name = ?");
     if (!stmt)
         return CONN_ERROR;
-    bind_text(stmt, 1, agent_id);
-    bind_text(stmt, 2, name);
+    registry_bind_text(stmt, 1, agent_id);
+    registry_bind_text(stmt, 2, name);
     int rc = CONN_NOT_FOUND;
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         snprintf(id_out, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
@@ -466,10 +451,10 @@ int connections_find_by_name(struct registry *registry, const char *agent_id, co
 int connections_agent(struct registry *registry, const char *id, char *out, size_t size)
 {
     sqlite3_stmt *stmt =
-        prepare(registry, "SELECT ifnull(agent_id, '') FROM connections WHERE id = ?");
+        registry_prepare(registry, "SELECT ifnull(agent_id, '') FROM connections WHERE id = ?");
     if (!stmt)
         return CONN_ERROR;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     int rc = CONN_NOT_FOUND;
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         snprintf(out, size, "%s", (const char *)sqlite3_column_text(stmt, 0));
@@ -488,13 +473,13 @@ int connections_agent(struct registry *registry, const char *id, char *out, size
 static long update_changes(struct registry *registry, const char *sql, const char *stamp,
                            const char *id, const char *match)
 {
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, stamp);
-    bind_text(stmt, 2, id);
+    registry_bind_text(stmt, 1, stamp);
+    registry_bind_text(stmt, 2, id);
     if (match)
-        bind_text(stmt, 3, match);
+        registry_bind_text(stmt, 3, match);
     long changes = sqlite3_step(stmt) == SQLITE_DONE ? sqlite3_changes(registry_db(registry)) : -1;
     sqlite3_finalize(stmt);
     return changes;

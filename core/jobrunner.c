@@ -112,8 +112,12 @@ static int claim_next(struct jobrunner *r, struct claimed *c)
     sqlite3 *db = registry_db(r->app->registry);
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(db,
+                           /* One job at a time per connection: two analyses of the
+                              same database would race for its next snapshot version. */
                            "SELECT id, kind, ifnull(connection_id, ''), payload FROM jobs "
-                           "WHERE status = 'queued' ORDER BY created_at, id LIMIT 1",
+                           "WHERE status = 'queued' AND (connection_id IS NULL OR connection_id "
+                           "NOT IN (SELECT connection_id FROM jobs WHERE status = 'running' AND "
+                           "connection_id IS NOT NULL)) ORDER BY created_at, id LIMIT 1",
                            -1, &stmt, NULL) != SQLITE_OK)
         return -1;
     int found = sqlite3_step(stmt) == SQLITE_ROW;

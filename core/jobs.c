@@ -10,37 +10,21 @@
 /* A polling hint for clients (knowrithm-py reads it); half a second keeps tests quick. */
 #define JOBS_POLL_AFTER_S 0.5
 
-static sqlite3_stmt *prepare(struct registry *registry, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(registry_db(registry), sql, -1, &stmt, NULL) != SQLITE_OK)
-        log_error("registry: %s", sqlite3_errmsg(registry_db(registry)));
-    return stmt;
-}
-
-static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt, idx);
-}
-
 /* Runs an UPDATE of one job: ?1 = id, then up to three text values. */
 static int update_job(struct registry *registry, const char *sql, const char *id, const char *a,
                       const char *b, const char *c)
 {
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     if (!stmt)
         return JOBS_ERROR;
     char now[ID_TIME_LEN + 1];
     id_time_now(now);
-    bind_text(stmt, 1, id);
-    bind_text(stmt, 2, now);
+    registry_bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 2, now);
     /* Binding past the statement's last parameter is a harmless SQLITE_RANGE. */
-    bind_text(stmt, 3, a);
-    bind_text(stmt, 4, b);
-    bind_text(stmt, 5, c);
+    registry_bind_text(stmt, 3, a);
+    registry_bind_text(stmt, 4, b);
+    registry_bind_text(stmt, 5, c);
     int rc = sqlite3_step(stmt) == SQLITE_DONE ? JOBS_OK : JOBS_ERROR;
     if (rc == JOBS_OK && sqlite3_changes(registry_db(registry)) == 0)
         rc = JOBS_NOT_FOUND;
@@ -51,20 +35,21 @@ static int update_job(struct registry *registry, const char *sql, const char *id
 int jobs_create(struct registry *registry, const char *kind, const char *connection_id,
                 const char *agent_id, const json_t *payload, char *id_out)
 {
-    sqlite3_stmt *stmt = prepare(registry, "INSERT INTO jobs (id, kind, connection_id, agent_id, "
-                                           "payload, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "INSERT INTO jobs (id, kind, connection_id, agent_id, "
+                                   "payload, created_at) VALUES (?, ?, ?, ?, ?, ?)");
     if (!stmt)
         return JOBS_ERROR;
     char now[ID_TIME_LEN + 1];
     id_uuid4(id_out);
     id_time_now(now);
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    bind_text(stmt, 1, id_out);
-    bind_text(stmt, 2, kind);
-    bind_text(stmt, 3, connection_id);
-    bind_text(stmt, 4, agent_id);
-    bind_text(stmt, 5, text);
-    bind_text(stmt, 6, now);
+    registry_bind_text(stmt, 1, id_out);
+    registry_bind_text(stmt, 2, kind);
+    registry_bind_text(stmt, 3, connection_id);
+    registry_bind_text(stmt, 4, agent_id);
+    registry_bind_text(stmt, 5, text);
+    registry_bind_text(stmt, 6, now);
     int rc = sqlite3_step(stmt) == SQLITE_DONE ? JOBS_OK : JOBS_ERROR;
     sqlite3_finalize(stmt);
     free(text);
@@ -170,14 +155,15 @@ static json_t *render_status(sqlite3_stmt *stmt)
 json_t *jobs_status(struct registry *registry, const char *id, char *agent_out, size_t agent_size,
                     int *rc)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT id, kind, status, progress, step, result, "
-                                           "error_code, error_message, connection_id, created_at, "
-                                           "started_at, finished_at, ifnull(agent_id, '') "
-                                           "FROM jobs WHERE id = ?");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT id, kind, status, progress, step, result, "
+                                   "error_code, error_message, connection_id, created_at, "
+                                   "started_at, finished_at, ifnull(agent_id, '') "
+                                   "FROM jobs WHERE id = ?");
     *rc = JOBS_ERROR;
     if (!stmt)
         return NULL;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     json_t *body = NULL;
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {

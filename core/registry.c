@@ -354,6 +354,22 @@ const char *registry_path(const struct registry *registry)
     return registry->path;
 }
 
+sqlite3_stmt *registry_prepare(struct registry *registry, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(registry->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        log_error("registry: %s", sqlite3_errmsg(registry->db));
+    return stmt;
+}
+
+void registry_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text)
+        sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, index);
+}
+
 int registry_ping(struct registry *registry)
 {
     return sqlite3_exec(registry->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;

@@ -35,6 +35,11 @@ void registry_thread_detach(void);
 /* The handle attached to this thread, or NULL. */
 struct registry *registry_thread(void);
 
+/* A prepared statement, or NULL after logging the error. Caller finalizes. */
+sqlite3_stmt *registry_prepare(struct registry *registry, const char *sql);
+/* Binds text, or NULL for a NULL pointer (copied by SQLite). */
+void registry_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+
 /* 0 when the registry answers a trivial query. */
 int registry_ping(struct registry *registry);
 

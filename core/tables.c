@@ -10,22 +10,6 @@
 #include "profile.h"
 #include "registry.h"
 
-static sqlite3_stmt *prepare(struct registry *registry, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(registry_db(registry), sql, -1, &stmt, NULL) != SQLITE_OK)
-        log_error("registry: %s", sqlite3_errmsg(registry_db(registry)));
-    return stmt;
-}
-
-static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt, idx);
-}
-
 static void bind_json(sqlite3_stmt *stmt, int idx, json_t *json)
 {
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
@@ -139,14 +123,15 @@ static json_t *column_profile_json(const struct catalog_column *col)
 static void existing_table_id(struct registry *registry, const char *connection_id,
                               const struct catalog_table *t, char *id)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT id FROM db_tables WHERE connection_id = ? AND "
-                                           "schema_name = ? AND name = ?");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT id FROM db_tables WHERE connection_id = ? AND "
+                                   "schema_name = ? AND name = ?");
     id[0] = '\0';
     if (!stmt)
         return;
-    bind_text(stmt, 1, connection_id);
-    bind_text(stmt, 2, t->schema ? t->schema : "");
-    bind_text(stmt, 3, t->name);
+    registry_bind_text(stmt, 1, connection_id);
+    registry_bind_text(stmt, 2, t->schema ? t->schema : "");
+    registry_bind_text(stmt, 3, t->name);
     if (sqlite3_step(stmt) == SQLITE_ROW)
         snprintf(id, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
     sqlite3_finalize(stmt);
@@ -161,7 +146,7 @@ static int store_table(struct registry *registry, const char *connection_id,
     if (is_new)
         id_uuid4(id);
     /* A user's description and soft delete survive; what the database says is refreshed. */
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry,
         "INSERT INTO db_tables (id, connection_id, schema_name, name, kind, row_count, comment, "
         "role, generated_description, profile, created_at, updated_at, analyzed_at) "
@@ -171,18 +156,18 @@ static int store_table(struct registry *registry, const char *connection_id,
         "gone_at = NULL");
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, id);
-    bind_text(stmt, 2, connection_id);
-    bind_text(stmt, 3, t->schema ? t->schema : "");
-    bind_text(stmt, 4, t->name);
-    bind_text(stmt, 5, kind_name(t->kind));
+    registry_bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 2, connection_id);
+    registry_bind_text(stmt, 3, t->schema ? t->schema : "");
+    registry_bind_text(stmt, 4, t->name);
+    registry_bind_text(stmt, 5, kind_name(t->kind));
     if (t->row_estimate >= 0)
         sqlite3_bind_int64(stmt, 6, t->row_estimate);
-    bind_text(stmt, 7, t->comment);
-    bind_text(stmt, 8, t->role);
-    bind_text(stmt, 9, t->description);
+    registry_bind_text(stmt, 7, t->comment);
+    registry_bind_text(stmt, 8, t->role);
+    registry_bind_text(stmt, 9, t->description);
     bind_json(stmt, 10, table_profile_json(c, t));
-    bind_text(stmt, 11, now);
+    registry_bind_text(stmt, 11, now);
     int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(stmt);
     return rc;
@@ -191,7 +176,7 @@ static int store_table(struct registry *registry, const char *connection_id,
 static int store_columns(struct registry *registry, const char *table_id,
                          const struct catalog_table *t, const char *now)
 {
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry,
         "INSERT INTO db_columns (id, table_id, name, ordinal, data_type, nullable, default_value, "
         "pk_position, comment, semantic_type, pii, generated_description, profile) "
@@ -199,9 +184,10 @@ static int store_columns(struct registry *registry, const char *table_id,
         "ON CONFLICT(table_id, name) DO UPDATE SET ordinal = ?4, data_type = ?5, nullable = ?6, "
         "default_value = ?7, pk_position = ?8, comment = ?9, semantic_type = ?10, pii = ?11, "
         "generated_description = ?12, profile = ?13, gone_at = NULL");
-    sqlite3_stmt *gone = prepare(registry, "UPDATE db_columns SET gone_at = ?2 WHERE table_id = ?1 "
-                                           "AND gone_at IS NULL AND name NOT IN "
-                                           "(SELECT value FROM json_each(?3))");
+    sqlite3_stmt *gone =
+        registry_prepare(registry, "UPDATE db_columns SET gone_at = ?2 WHERE table_id = ?1 "
+                                   "AND gone_at IS NULL AND name NOT IN "
+                                   "(SELECT value FROM json_each(?3))");
     int rc = stmt && gone ? 0 : -1;
     json_t *names = json_array();
     for (size_t i = 0; rc == 0 && i < t->ncolumns; i++) {
@@ -209,28 +195,28 @@ static int store_columns(struct registry *registry, const char *table_id,
         char id[ID_UUID_LEN + 1];
         id_uuid4(id);
         sqlite3_reset(stmt);
-        bind_text(stmt, 1, id);
-        bind_text(stmt, 2, table_id);
-        bind_text(stmt, 3, col->name);
+        registry_bind_text(stmt, 1, id);
+        registry_bind_text(stmt, 2, table_id);
+        registry_bind_text(stmt, 3, col->name);
         sqlite3_bind_int(stmt, 4, col->ordinal);
-        bind_text(stmt, 5, col->type);
+        registry_bind_text(stmt, 5, col->type);
         if (col->nullable >= 0)
             sqlite3_bind_int(stmt, 6, col->nullable);
         else
             sqlite3_bind_null(stmt, 6);
-        bind_text(stmt, 7, col->default_value);
+        registry_bind_text(stmt, 7, col->default_value);
         sqlite3_bind_int(stmt, 8, col->pk_position);
-        bind_text(stmt, 9, col->comment);
-        bind_text(stmt, 10, col->semantic_type);
+        registry_bind_text(stmt, 9, col->comment);
+        registry_bind_text(stmt, 10, col->semantic_type);
         sqlite3_bind_int(stmt, 11, col->pii);
-        bind_text(stmt, 12, col->description);
+        registry_bind_text(stmt, 12, col->description);
         bind_json(stmt, 13, column_profile_json(col));
         rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
         json_array_append_new(names, json_string(col->name));
     }
     if (rc == 0) {
-        bind_text(gone, 1, table_id);
-        bind_text(gone, 2, now);
+        registry_bind_text(gone, 1, table_id);
+        registry_bind_text(gone, 2, now);
         bind_json(gone, 3, json_incref(names));
         rc = sqlite3_step(gone) == SQLITE_DONE ? 0 : -1;
     }
@@ -244,13 +230,14 @@ static int store_columns(struct registry *registry, const char *table_id,
 static long mark_gone_tables(struct registry *registry, const char *connection_id, json_t *kept,
                              const char *now)
 {
-    sqlite3_stmt *stmt = prepare(registry, "UPDATE db_tables SET gone_at = ?2, updated_at = ?2 "
-                                           "WHERE connection_id = ?1 AND gone_at IS NULL AND id "
-                                           "NOT IN (SELECT value FROM json_each(?3))");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "UPDATE db_tables SET gone_at = ?2, updated_at = ?2 "
+                                   "WHERE connection_id = ?1 AND gone_at IS NULL AND id "
+                                   "NOT IN (SELECT value FROM json_each(?3))");
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, connection_id);
-    bind_text(stmt, 2, now);
+    registry_bind_text(stmt, 1, connection_id);
+    registry_bind_text(stmt, 2, now);
     bind_json(stmt, 3, json_incref(kept));
     long n = sqlite3_step(stmt) == SQLITE_DONE ? sqlite3_changes(registry_db(registry)) : -1;
     sqlite3_finalize(stmt);
@@ -341,7 +328,7 @@ static int bind_filter(sqlite3_stmt *stmt, const struct tables_filter *f)
     const char *values[] = {f->connection_id, f->agent_id, f->schema, f->search};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (values[i])
-            bind_text(stmt, idx++, values[i]);
+            registry_bind_text(stmt, idx++, values[i]);
     return idx;
 }
 
@@ -356,7 +343,7 @@ json_t *tables_list(struct registry *registry, const struct tables_filter *f)
              f->agent_id ? " AND c.agent_id = ?" : "", f->schema ? " AND t.schema_name = ?" : "",
              f->search ? " AND instr(lower(t.name), lower(?)) > 0" : "");
     snprintf(sql, sizeof(sql), "SELECT count(*) %s", where);
-    sqlite3_stmt *count = prepare(registry, sql);
+    sqlite3_stmt *count = registry_prepare(registry, sql);
     if (!count)
         return NULL;
     bind_filter(count, f);
@@ -366,7 +353,7 @@ json_t *tables_list(struct registry *registry, const struct tables_filter *f)
         return NULL;
     snprintf(sql, sizeof(sql),
              "SELECT " TABLE_COLUMNS " %s ORDER BY t.schema_name, t.name LIMIT ? OFFSET ?", where);
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     if (!stmt)
         return NULL;
     int idx = bind_filter(stmt, f);
@@ -383,14 +370,14 @@ json_t *tables_list(struct registry *registry, const struct tables_filter *f)
 
 static json_t *table_columns(struct registry *registry, const char *table_id)
 {
-    sqlite3_stmt *stmt =
-        prepare(registry,
-                "SELECT id, name, ordinal, data_type, nullable, default_value, pk_position, "
-                "comment, semantic_type, pii, description, generated_description, profile, "
-                "gone_at FROM db_columns WHERE table_id = ? ORDER BY gone_at IS NOT NULL, ordinal");
+    sqlite3_stmt *stmt = registry_prepare(
+        registry,
+        "SELECT id, name, ordinal, data_type, nullable, default_value, pk_position, "
+        "comment, semantic_type, pii, description, generated_description, profile, "
+        "gone_at FROM db_columns WHERE table_id = ? ORDER BY gone_at IS NOT NULL, ordinal");
     if (!stmt)
         return NULL;
-    bind_text(stmt, 1, table_id);
+    registry_bind_text(stmt, 1, table_id);
     json_t *columns = json_array();
     while (sqlite3_step(stmt) == SQLITE_ROW) {
         const char *profile = (const char *)sqlite3_column_text(stmt, 12);
@@ -424,11 +411,11 @@ json_t *tables_get(struct registry *registry, const char *table_id, enum conn_vi
              "SELECT " TABLE_COLUMNS " FROM db_tables t JOIN connections c ON c.id = "
              "t.connection_id WHERE t.id = ? AND c.deleted_at IS NULL%s",
              visibility_clause(vis));
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     *rc = TABLES_ERROR;
     if (!stmt)
         return NULL;
-    bind_text(stmt, 1, table_id);
+    registry_bind_text(stmt, 1, table_id);
     json_t *table = NULL;
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {
@@ -449,10 +436,11 @@ json_t *tables_get(struct registry *registry, const char *table_id, enum conn_vi
 
 int tables_connection(struct registry *registry, const char *table_id, char *out)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT connection_id FROM db_tables WHERE id = ?");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT connection_id FROM db_tables WHERE id = ?");
     if (!stmt)
         return TABLES_ERROR;
-    bind_text(stmt, 1, table_id);
+    registry_bind_text(stmt, 1, table_id);
     int rc = TABLES_NOT_FOUND;
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         snprintf(out, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
@@ -470,11 +458,11 @@ static long update(struct registry *registry, const char *sql, const char *id)
 {
     char now[ID_TIME_LEN + 1];
     id_time_now(now);
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, id);
-    bind_text(stmt, 2, now);
+    registry_bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 2, now);
     long n = sqlite3_step(stmt) == SQLITE_DONE ? sqlite3_changes(registry_db(registry)) : -1;
     sqlite3_finalize(stmt);
     return n;
@@ -515,9 +503,9 @@ int tables_describe(struct registry *registry, const char *table_id, const char 
     int rc = TABLES_OK;
     if (description) {
         sqlite3_stmt *stmt =
-            prepare(registry, "UPDATE db_tables SET description = ?2 WHERE id = ?1");
-        bind_text(stmt, 1, table_id);
-        bind_text(stmt, 2, description);
+            registry_prepare(registry, "UPDATE db_tables SET description = ?2 WHERE id = ?1");
+        registry_bind_text(stmt, 1, table_id);
+        registry_bind_text(stmt, 2, description);
         rc = stmt && sqlite3_step(stmt) == SQLITE_DONE ? TABLES_OK : TABLES_ERROR;
         sqlite3_finalize(stmt);
     }
@@ -525,11 +513,11 @@ int tables_describe(struct registry *registry, const char *table_id, const char 
     json_t *text;
     json_object_foreach((json_t *)columns, name, text)
     {
-        sqlite3_stmt *stmt = prepare(
+        sqlite3_stmt *stmt = registry_prepare(
             registry, "UPDATE db_columns SET description = ?3 WHERE table_id = ?1 AND name = ?2");
-        bind_text(stmt, 1, table_id);
-        bind_text(stmt, 2, name);
-        bind_text(stmt, 3, json_string_value(text));
+        registry_bind_text(stmt, 1, table_id);
+        registry_bind_text(stmt, 2, name);
+        registry_bind_text(stmt, 3, json_string_value(text));
         if (!stmt || sqlite3_step(stmt) != SQLITE_DONE ||
             sqlite3_changes(registry_db(registry)) == 0)
             rc = rc == TABLES_OK ? TABLES_NOT_FOUND : rc;
