@@ -158,7 +158,9 @@ static void test_llm_down(void)
     llm_peer_push(peer, &reply);
     json_t *r = ask(chinook_id, "{\"question\": \"anything\", \"engine\": \"llm\"}", 502);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "error_code")), "llm_unavailable");
-    CU_ASSERT_PTR_NULL(strstr(json_dumps(r, 0), LLM_KEY));
+    char *text = json_dumps(r, 0);
+    CU_ASSERT_PTR_NULL(strstr(text, LLM_KEY));
+    free(text);
     json_decref(r);
 }
 
