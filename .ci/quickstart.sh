@@ -8,7 +8,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-build_packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev curl ca-certificates
+build_packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev curl ca-certificates openssl
     libevent-dev libjansson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcunit1-dev
     libsodium-dev libjwt-dev libssl-dev libpq-dev libmariadb-dev libmongoc-dev libbson-dev)
 
