@@ -124,7 +124,8 @@ static void row(const char *name, size_t tables, double ours, const char *ref_na
         printf("| %s | - | failed | %s | - | - |\n", name, ref_name);
         return;
     }
-    printf("| %s | %zu | %.2f | %s | %.2f | %.2f |\n", name, tables, ours, ref_name, ref, ours / ref);
+    printf("| %s | %zu | %.2f | %s | %.2f | %.2f |\n", name, tables, ours, ref_name, ref,
+           ours / ref);
 }
 
 int main(int argc, char **argv)
@@ -140,7 +141,8 @@ int main(int argc, char **argv)
     loader_load(argv[1], names, 4);
     loader_thread_start();
 
-    printf("| driver | tables | introspect median ms | reference | reference median ms | ratio |\n");
+    printf(
+        "| driver | tables | introspect median ms | reference | reference median ms | ratio |\n");
     printf("| --- | --- | --- | --- | --- | --- |\n");
     size_t tables = 0;
     char cmd[2048];

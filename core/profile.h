@@ -24,15 +24,15 @@ struct profile_value_count {
 struct column_profile {
     long sampled; /* rows looked at */
     long nulls;
-    long distinct;             /* distinct non-null values in the sample (capped) */
-    int distinct_capped;       /* more than PROFILE_MAX_DISTINCT were seen */
-    double distinct_estimate;  /* extrapolated to the table's rows */
-    int value_type;            /* the dominant enum quarry_value_type */
-    int numeric;               /* every non-null value was a number */
-    double num_min, num_max;   /* when numeric */
-    char *min, *max;           /* text form: of num_min/num_max when numeric, else the least
-                                  and greatest by byte order (ISO dates sort right) */
-    double avg_length;         /* of text values */
+    long distinct;            /* distinct non-null values in the sample (capped) */
+    int distinct_capped;      /* more than PROFILE_MAX_DISTINCT were seen */
+    double distinct_estimate; /* extrapolated to the table's rows */
+    int value_type;           /* the dominant enum quarry_value_type */
+    int numeric;              /* every non-null value was a number */
+    double num_min, num_max;  /* when numeric */
+    char *min, *max;          /* text form: of num_min/num_max when numeric, else the least
+                                 and greatest by byte order (ISO dates sort right) */
+    double avg_length;        /* of text values */
     struct profile_value_count top[PROFILE_TOP_VALUES]; /* most frequent first */
     size_t ntop;
     char **values; /* the distinct values seen, sorted, `distinct` entries */

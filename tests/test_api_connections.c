@@ -198,7 +198,8 @@ static void test_bad_creates(void)
          "\"database_type\": \"postgres\", \"agent_id\": \"" AGENT_A "\"}",
          422, "invalid_url"},
         {"{\"name\": \"x\", \"url\": \"postgresql://u:p@db.example/d\", \"database_type\": "
-         "\"postgres\", \"agent_id\": \"" AGENT_A "\", \"connection_params\": {\"host\": \"10.0.0.1\"}}",
+         "\"postgres\", \"agent_id\": \"" AGENT_A
+         "\", \"connection_params\": {\"host\": \"10.0.0.1\"}}",
          422, "invalid_field"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -194,13 +194,13 @@ struct quarry_column_info {
     uint32_t struct_size;
     const char *schema;
     const char *table;
-    const char *name;      /* dotted path for nested document fields */
-    const char *type;      /* declared type as the database spells it, or NULL */
-    int32_t ordinal;       /* 1-based position */
-    int32_t nullable;      /* 1 nullable, 0 NOT NULL, -1 unknown */
+    const char *name;          /* dotted path for nested document fields */
+    const char *type;          /* declared type as the database spells it, or NULL */
+    int32_t ordinal;           /* 1-based position */
+    int32_t nullable;          /* 1 nullable, 0 NOT NULL, -1 unknown */
     const char *default_value; /* as SQL text, or NULL */
-    int32_t pk_position;   /* 1-based position in the primary key, 0 when not part of it */
-    int32_t is_array;      /* document stores: the field holds arrays */
+    int32_t pk_position;       /* 1-based position in the primary key, 0 when not part of it */
+    int32_t is_array;          /* document stores: the field holds arrays */
     const char *comment;
 };
 
@@ -326,12 +326,12 @@ struct quarry_host {
 /* ------------------------------------------------------------------------ */
 
 /* Capability flags. */
-#define QUARRY_CAP_SQL (1u << 0)            /* statements are SQL */
-#define QUARRY_CAP_DOCUMENT (1u << 1)       /* a document store; execute takes JSON commands */
-#define QUARRY_CAP_READONLY_TX (1u << 2)    /* execute enforces read-only in the session */
-#define QUARRY_CAP_CANCEL (1u << 3)         /* cancel works */
-#define QUARRY_CAP_SAMPLE (1u << 4)         /* sample works without a full scan */
-#define QUARRY_CAP_SCHEMAS (1u << 5)        /* the database has schemas */
+#define QUARRY_CAP_SQL (1u << 0)               /* statements are SQL */
+#define QUARRY_CAP_DOCUMENT (1u << 1)          /* a document store; execute takes JSON commands */
+#define QUARRY_CAP_READONLY_TX (1u << 2)       /* execute enforces read-only in the session */
+#define QUARRY_CAP_CANCEL (1u << 3)            /* cancel works */
+#define QUARRY_CAP_SAMPLE (1u << 4)            /* sample works without a full scan */
+#define QUARRY_CAP_SCHEMAS (1u << 5)           /* the database has schemas */
 #define QUARRY_CAP_STATEMENT_TIMEOUT (1u << 6) /* the server enforces the deadline itself */
 
 enum quarry_limit_style {
@@ -355,9 +355,9 @@ struct quarry_driver {
     uint32_t capabilities;          /* QUARRY_CAP_* */
 
     /* Dialect facts for the query generator. */
-    const char *dialect;    /* "postgresql", "mysql", "sqlite", "mongodb" ... */
-    char identifier_quote;  /* '"' or '`'; 0 for document stores */
-    int32_t limit_style;    /* enum quarry_limit_style */
+    const char *dialect;   /* "postgresql", "mysql", "sqlite", "mongodb" ... */
+    char identifier_quote; /* '"' or '`'; 0 for document stores */
+    int32_t limit_style;   /* enum quarry_limit_style */
 
     /* Process and thread lifecycle; any may be NULL. */
     int (*global_init)(struct quarry_error *err);
@@ -393,7 +393,7 @@ struct quarry_driver {
  * after filling `err`. Called once, on the main thread.
  */
 typedef const struct quarry_driver *(*quarry_driver_entry_fn)(const struct quarry_host *host,
-                                                               struct quarry_error *err);
+                                                              struct quarry_error *err);
 
 #if defined(__GNUC__)
 #define QUARRY_EXPORT __attribute__((visibility("default")))
