@@ -158,6 +158,11 @@ enum quarry_sink_answer {
  * Receives a result set. `begin` once, then `row` per row, then `end` once
  * (also after a STOP answer; not after an error). `values[i]` matches
  * `columns[i]`. All pointers are borrowed for the duration of the callback.
+ * `columns` is an array of versioned structs: element i starts
+ * `i * columns[0].struct_size` bytes after the first (a newer driver's
+ * elements may be larger than the host's struct), so a host steps by that
+ * size and copies what it knows. `struct quarry_value` is not versioned: its
+ * layout is fixed for ABI major 1.
  */
 struct quarry_row_sink {
     uint32_t abi_version;
