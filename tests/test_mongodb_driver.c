@@ -21,6 +21,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "driver_testlib.h"
 #include "host.h"
 #include "loader.h"
 
@@ -90,128 +91,36 @@ static struct quarry_conn *open_peer(void)
 /* A row sink that records everything                                       */
 /* ------------------------------------------------------------------------ */
 
-#define MAX_COLS 32
-
-struct cell {
-    int type;
-    int64_t i;
-    double d;
-    char *text; /* NUL-terminated copy of str/len */
-    size_t len;
-};
-
-struct rows {
-    int begins, ends;
-    size_t ncols;
-    char *names[MAX_COLS];
-    int types[MAX_COLS];
-    char *decls[MAX_COLS];
-    size_t nrows, cap;
-    struct cell *cells; /* nrows * ncols */
-    size_t stop_after;  /* answer STOP after this many rows; 0: never */
-};
-
-static int rows_begin(void *ud, const struct quarry_column *cols, size_t n)
+static int col_of(const struct row_rec *r, const char *name)
 {
-    struct rows *r = ud;
-    r->begins++;
-    r->ncols = n < MAX_COLS ? n : MAX_COLS;
-    for (size_t i = 0; i < r->ncols; i++) {
-        r->names[i] = strdup(cols[i].name);
-        r->types[i] = cols[i].type;
-        r->decls[i] = cols[i].decl_type ? strdup(cols[i].decl_type) : NULL;
-    }
-    return QUARRY_SINK_CONTINUE;
-}
-
-static int rows_row(void *ud, const struct quarry_value *v, size_t n)
-{
-    struct rows *r = ud;
-    CU_ASSERT_EQUAL(n, r->ncols);
-    if (r->nrows == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 64;
-        r->cells = realloc(r->cells, r->cap * MAX_COLS * sizeof(*r->cells));
-    }
-    struct cell *row = &r->cells[r->nrows * MAX_COLS];
-    for (size_t i = 0; i < r->ncols && i < n; i++) {
-        row[i].type = v[i].type;
-        row[i].i = v[i].i;
-        row[i].d = v[i].d;
-        row[i].len = v[i].len;
-        row[i].text = NULL;
-        if (v[i].str) {
-            row[i].text = malloc(v[i].len + 1);
-            memcpy(row[i].text, v[i].str, v[i].len);
-            row[i].text[v[i].len] = '\0';
-        }
-    }
-    r->nrows++;
-    return r->stop_after && r->nrows >= r->stop_after ? QUARRY_SINK_STOP : QUARRY_SINK_CONTINUE;
-}
-
-static void rows_end(void *ud)
-{
-    ((struct rows *)ud)->ends++;
-}
-
-static struct quarry_row_sink rows_sink(struct rows *r)
-{
-    struct quarry_row_sink s;
-    memset(&s, 0, sizeof(s));
-    QUARRY_STRUCT_INIT(&s);
-    s.userdata = r;
-    s.begin = rows_begin;
-    s.row = rows_row;
-    s.end = rows_end;
-    return s;
-}
-
-static void rows_free(struct rows *r)
-{
-    for (size_t i = 0; i < r->ncols; i++) {
-        free(r->names[i]);
-        free(r->decls[i]);
-    }
-    for (size_t i = 0; i < r->nrows; i++)
-        for (size_t c = 0; c < r->ncols; c++)
-            free(r->cells[i * MAX_COLS + c].text);
-    free(r->cells);
-    memset(r, 0, sizeof(*r));
-}
-
-static int col_of(const struct rows *r, const char *name)
-{
-    for (size_t i = 0; i < r->ncols; i++)
-        if (strcmp(r->names[i], name) == 0)
+    for (size_t i = 0; i < r->ncols && i < REC_COLS; i++)
+        if (str_eq(r->names[i], name))
             return (int)i;
     return -1;
 }
 
 /* The cell of row `row`, column `name`; a NULL cell when there is no such column. */
-static const struct cell *cell(const struct rows *r, size_t row, const char *name)
+static const struct rec_value *cell(const struct row_rec *r, size_t row, const char *name)
 {
-    static const struct cell none = {QUARRY_VALUE_NULL, 0, 0, NULL, 0};
+    static const struct rec_value none = {QUARRY_VALUE_NULL, 0, 0, NULL, 0};
     int c = col_of(r, name);
-    if (c < 0 || row >= r->nrows)
+    if (c < 0 || (size_t)c >= REC_COLS || row >= r->nrows || row >= r->cap)
         return &none;
-    return &r->cells[row * MAX_COLS + (size_t)c];
+    return &r->rows[row][c];
 }
 
-static const char *text_of(const struct rows *r, size_t row, const char *name)
+static const char *text_of(const struct row_rec *r, size_t row, const char *name)
 {
-    const struct cell *c = cell(r, row, name);
-    return c->text ? c->text : "";
+    const struct rec_value *c = cell(r, row, name);
+    return c->str ? c->str : "";
 }
 
 /* Runs `statement` with a fresh ctx (timeout ms, row limit); returns the status. */
 static int run(struct quarry_conn *conn, const char *statement, int32_t timeout_ms,
-               uint64_t row_limit, struct rows *r, struct quarry_error *err)
+               uint64_t row_limit, struct row_rec *r, struct quarry_error *err)
 {
-    struct host_call call;
-    host_call_init(&call, timeout_ms, row_limit);
-    host_error_init(err);
-    struct quarry_row_sink sink = rows_sink(r);
-    return drv->execute(conn, &call.ctx, statement, &sink, err);
+    r->check_width = 1;
+    return dt_execute(drv, conn, statement, timeout_ms, row_limit, r, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -487,29 +396,14 @@ static void test_open_database_param(void)
     struct quarry_conn *conn = NULL;
     struct quarry_error err;
     CU_ASSERT_EQUAL_FATAL(open_with(url, params, 2, 5000, &conn, &err), QUARRY_OK);
-    struct rows r = {0};
+    struct row_rec r = {0};
     CU_ASSERT_EQUAL(run(conn, "{\"aggregate\": \"customers\", \"pipeline\": [{\"$count\": \"n\"}]}",
                         5000, 0, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 1);
     CU_ASSERT_EQUAL(cell(&r, 0, "n")->i, 12);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
-}
-
-/* A port nobody listens on. */
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static void test_open_closed_port(void)
@@ -784,15 +678,15 @@ static void test_find_typed_values(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL_FATAL(run(conn,
                               "{\"find\": \"customers\", \"filter\": {\"address.city\": \"Porto\"},"
                               " \"sort\": {\"name\": 1}, \"limit\": 10}",
                               5000, 0, &r, &err),
                           QUARRY_OK);
-    CU_ASSERT_EQUAL(r.begins, 1);
-    CU_ASSERT_EQUAL(r.ends, 1);
+    CU_ASSERT_EQUAL(r.begun, 1);
+    CU_ASSERT_EQUAL(r.ended, 1);
     CU_ASSERT_EQUAL_FATAL(r.nrows, 2);
     CU_ASSERT_STRING_EQUAL(r.names[0], "_id");
     CU_ASSERT_EQUAL(col_of(&r, "_extra"), -1); /* the whole result fit the look-ahead */
@@ -817,7 +711,7 @@ static void test_find_typed_values(void)
     CU_ASSERT_EQUAL(r.types[col_of(&r, "created_at")], QUARRY_VALUE_TIMESTAMP);
     /* Neither has a phone: no document in the result has the field, so no column. */
     CU_ASSERT_EQUAL(col_of(&r, "phone"), -1);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -826,7 +720,7 @@ static void test_find_operators_projection(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL_FATAL(
         run(conn,
@@ -849,7 +743,7 @@ static void test_find_operators_projection(void)
         if (i)
             CU_ASSERT(cell(&r, i, "total")->d <= cell(&r, i - 1, "total")->d);
     }
-    rows_free(&r);
+    rec_clear(&r);
 
     /* $ne with skip/limit: non-cancelled orders (cancelled are 2, 7, 12 ...). */
     CU_ASSERT_EQUAL(run(conn,
@@ -862,7 +756,7 @@ static void test_find_operators_projection(void)
     CU_ASSERT_EQUAL(cell(&r, 0, "_id")->i, 8);
     CU_ASSERT_EQUAL(cell(&r, 1, "_id")->i, 9);
     CU_ASSERT_EQUAL(cell(&r, 2, "_id")->i, 10);
-    rows_free(&r);
+    rec_clear(&r);
 
     /* Extended JSON in the filter: an ObjectId and a date. */
     CU_ASSERT_EQUAL(run(conn,
@@ -872,14 +766,14 @@ static void test_find_operators_projection(void)
                     QUARRY_OK);
     CU_ASSERT_EQUAL_FATAL(r.nrows, 1);
     CU_ASSERT_STRING_EQUAL(text_of(&r, 0, "name"), "Clara Weber");
-    rows_free(&r);
+    rec_clear(&r);
     CU_ASSERT_EQUAL(run(conn,
                         "{\"find\": \"customers\", \"filter\": {\"created_at\": "
                         "{\"$gte\": {\"$date\": \"2022-06-01T00:00:00Z\"}}}}",
                         5000, 0, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 7);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -888,7 +782,7 @@ static void test_aggregate_group(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL_FATAL(
         run(conn,
@@ -911,7 +805,7 @@ static void test_aggregate_group(void)
         CU_ASSERT_DOUBLE_EQUAL(cell(&r, i, "avg")->d * (double)n[i], cell(&r, i, "revenue")->d,
                                1e-6);
     }
-    rows_free(&r);
+    rec_clear(&r);
 
     /* $unwind + $match + $count: order lines of product P-001. */
     CU_ASSERT_EQUAL(run(conn,
@@ -922,7 +816,7 @@ static void test_aggregate_group(void)
                     QUARRY_OK);
     CU_ASSERT_EQUAL_FATAL(r.nrows, 1);
     CU_ASSERT_EQUAL(cell(&r, 0, "lines")->i, 24);
-    rows_free(&r);
+    rec_clear(&r);
 
     /* Through the view. */
     CU_ASSERT_EQUAL(run(conn,
@@ -931,7 +825,7 @@ static void test_aggregate_group(void)
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 1);
     CU_ASSERT_EQUAL(cell(&r, 0, "n")->i, 38);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -948,7 +842,7 @@ static void test_streaming_batches(void)
         " \"cursor\": {\"batchSize\": 13}}",
     };
     for (size_t s = 0; s < 3; s++) {
-        struct rows r = {0};
+        struct row_rec r = {0};
         struct quarry_error err;
         CU_ASSERT_EQUAL(run(conn, statements[s], 10000, 0, &r, &err), QUARRY_OK);
         CU_ASSERT_EQUAL(r.nrows, 250);
@@ -960,7 +854,7 @@ static void test_streaming_batches(void)
         CU_ASSERT(col_of(&r, "coupon") >= 0);
         CU_ASSERT(col_of(&r, "_extra") >= 0); /* the stream outlived the look-ahead */
         CU_ASSERT_EQUAL(cell(&r, 0, "_extra")->type, QUARRY_VALUE_NULL);
-        rows_free(&r);
+        rec_clear(&r);
     }
     drv->close(conn);
 }
@@ -971,7 +865,7 @@ static void test_streaming_late_fields(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL_FATAL(
         run(conn,
@@ -989,7 +883,7 @@ static void test_streaming_late_fields(void)
     CU_ASSERT_EQUAL(cell(&r, 150, "id")->i, 151);
     CU_ASSERT_EQUAL(cell(&r, 150, "_extra")->type, QUARRY_VALUE_JSON);
     CU_ASSERT_STRING_EQUAL(text_of(&r, 150, "_extra"), "{ \"late\" : true }");
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -998,39 +892,39 @@ static void test_row_cap(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     /* The host's row limit, on find (becomes its limit) and on aggregate (stops the stream). */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"orders\", \"sort\": {\"_id\": 1}}", 5000, 5, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 5);
-    CU_ASSERT_EQUAL(r.ends, 1);
+    CU_ASSERT_EQUAL(r.ended, 1);
     CU_ASSERT_EQUAL(col_of(&r, "_extra"), -1);
-    rows_free(&r);
+    rec_clear(&r);
     CU_ASSERT_EQUAL(run(conn,
                         "{\"aggregate\": \"orders\", \"pipeline\": [{\"$match\": {}}],"
                         " \"cursor\": {\"batchSize\": 200}}",
                         5000, 120, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 120);
-    CU_ASSERT_EQUAL(r.ends, 1);
-    rows_free(&r);
+    CU_ASSERT_EQUAL(r.ended, 1);
+    rec_clear(&r);
     /* A limit below the cap wins. */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"orders\", \"limit\": 3}", 5000, 50, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 3);
-    rows_free(&r);
+    rec_clear(&r);
     /* The sink says stop: no more rows, end still called, no error. */
     r.stop_after = 4;
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"orders\", \"batchSize\": 2}", 5000, 0, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 4);
-    CU_ASSERT_EQUAL(r.ends, 1);
-    rows_free(&r);
+    CU_ASSERT_EQUAL(r.ended, 1);
+    rec_clear(&r);
     /* The connection is still good after cursors left open were killed. */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"products\"}", 5000, 0, &r, &err), QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 20);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -1085,7 +979,7 @@ static void test_refused_statements(void)
         {"SELECT * FROM orders", QUARRY_ERR_INVALID},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct rows r = {0};
+        struct row_rec r = {0};
         struct quarry_error err;
         int rc = run(conn, cases[i].statement, 5000, 0, &r, &err);
         if (rc != cases[i].status)
@@ -1093,8 +987,8 @@ static void test_refused_statements(void)
         CU_ASSERT_EQUAL(rc, cases[i].status);
         CU_ASSERT_EQUAL(err.status, cases[i].status);
         CU_ASSERT(strlen(err.message) > 0);
-        CU_ASSERT_EQUAL(r.begins, 0);
-        rows_free(&r);
+        CU_ASSERT_EQUAL(r.begun, 0);
+        rec_clear(&r);
     }
     /* A statement past the size bound. */
     size_t big = 2 * 1024 * 1024;
@@ -1102,7 +996,7 @@ static void test_refused_statements(void)
     memset(huge, ' ', big);
     huge[big] = '\0';
     memcpy(huge, "{\"find\": \"orders\"}", 18);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL(run(conn, huge, 5000, 0, &r, &err), QUARRY_ERR_INVALID);
     free(huge);
@@ -1115,7 +1009,7 @@ static void test_query_errors(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     /* The server's own refusal comes back as a query error with its message. */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"orders\", \"filter\": {\"total\": {\"$foo\": 1}}}",
@@ -1123,18 +1017,18 @@ static void test_query_errors(void)
                     QUARRY_ERR_QUERY);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown operator"));
     CU_ASSERT_EQUAL(err.native_code, 2);
-    rows_free(&r);
+    rec_clear(&r);
     CU_ASSERT_EQUAL(run(conn, "{\"aggregate\": \"orders\", \"pipeline\": [{\"$bogus\": {}}]}", 5000,
                         0, &r, &err),
                     QUARRY_ERR_QUERY);
-    rows_free(&r);
+    rec_clear(&r);
     /* An unknown collection is an empty result, as on a real server. */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"no_such_collection\"}", 5000, 0, &r, &err), QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 0);
     CU_ASSERT_EQUAL(r.ncols, 0);
-    CU_ASSERT_EQUAL(r.begins, 1);
-    CU_ASSERT_EQUAL(r.ends, 1);
-    rows_free(&r);
+    CU_ASSERT_EQUAL(r.begun, 1);
+    CU_ASSERT_EQUAL(r.ended, 1);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -1147,31 +1041,31 @@ static void test_deadline(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     const char *slow = "{\"find\": \"orders\", \"comment\": {\"peerSleepMS\": 4000}}";
     int64_t t0 = host_now_ms();
     CU_ASSERT_EQUAL(run(conn, slow, 300, 0, &r, &err), QUARRY_ERR_TIMEOUT);
     CU_ASSERT(host_now_ms() - t0 < 2500);
     CU_ASSERT_EQUAL(err.native_code, 50);
-    rows_free(&r);
+    rec_clear(&r);
     /* The statement's own, shorter maxTimeMS wins over a long deadline. */
     CU_ASSERT_EQUAL(run(conn,
                         "{\"aggregate\": \"orders\", \"pipeline\": [], \"maxTimeMS\": 200,"
                         " \"comment\": {\"peerSleepMS\": 4000}}",
                         30000, 0, &r, &err),
                     QUARRY_ERR_TIMEOUT);
-    rows_free(&r);
+    rec_clear(&r);
     /* A short sleep inside the deadline runs to the end. */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"products\", \"comment\": {\"peerSleepMS\": 100}}", 5000,
                         0, &r, &err),
                     QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 20);
-    rows_free(&r);
+    rec_clear(&r);
     /* Already expired: nothing is sent. */
     CU_ASSERT_EQUAL(run(conn, "{\"find\": \"products\"}", -1, 0, &r, &err), QUARRY_ERR_TIMEOUT);
-    CU_ASSERT_EQUAL(r.begins, 0);
-    rows_free(&r);
+    CU_ASSERT_EQUAL(r.begun, 0);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -1184,12 +1078,12 @@ static void *concurrent_worker(void *arg)
         return NULL;
     int good = 1;
     for (int i = 0; i < 3; i++) {
-        struct rows r = {0};
+        struct row_rec r = {0};
         struct quarry_error err;
         good &= run(conn, "{\"find\": \"orders\", \"batchSize\": 50}", 10000, 0, &r, &err) ==
                     QUARRY_OK &&
                 r.nrows == 250;
-        rows_free(&r);
+        rec_clear(&r);
     }
     drv->close(conn);
     *ok = good;
@@ -1214,12 +1108,14 @@ static void test_concurrent_connections(void)
 /* ------------------------------------------------------------------------ */
 
 static int sample(struct quarry_conn *conn, const char *table, uint32_t n, uint64_t row_limit,
-                  struct rows *r, struct quarry_error *err)
+                  struct row_rec *r, struct quarry_error *err)
 {
     struct host_call call;
+    struct quarry_row_sink sink;
     host_call_init(&call, 5000, row_limit);
     host_error_init(err);
-    struct quarry_row_sink sink = rows_sink(r);
+    r->check_width = 1;
+    rec_sink_init(&sink, r);
     return drv->sample(conn, &call.ctx, NULL, table, n, &sink, err);
 }
 
@@ -1228,11 +1124,11 @@ static void test_sample(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL_FATAL(sample(conn, "customers", 5, 0, &r, &err), QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 5);
-    CU_ASSERT_EQUAL(r.ends, 1);
+    CU_ASSERT_EQUAL(r.ended, 1);
     int distinct = 1;
     for (size_t i = 0; i < r.nrows; i++) {
         CU_ASSERT_EQUAL(strlen(text_of(&r, i, "_id")), 24);
@@ -1241,19 +1137,19 @@ static void test_sample(void)
             distinct &= strcmp(text_of(&r, i, "_id"), text_of(&r, j, "_id")) != 0;
     }
     CU_ASSERT(distinct);
-    rows_free(&r);
+    rec_clear(&r);
 
     CU_ASSERT_EQUAL(sample(conn, "products", 50, 0, &r, &err), QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 20); /* all there are */
-    rows_free(&r);
+    rec_clear(&r);
     CU_ASSERT_EQUAL(sample(conn, "orders", 10, 3, &r, &err), QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 3); /* the host's row limit is lower */
-    rows_free(&r);
+    rec_clear(&r);
     CU_ASSERT_EQUAL(sample(conn, "big_orders", 5, 0, &r, &err), QUARRY_OK);
     CU_ASSERT_EQUAL(r.nrows, 5);
     for (size_t i = 0; i < r.nrows; i++)
         CU_ASSERT(cell(&r, i, "total")->d > 300);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 
@@ -1262,14 +1158,14 @@ static void test_sample_unknown(void)
     REQUIRE_PEER();
     struct quarry_conn *conn = open_peer();
     CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
-    struct rows r = {0};
+    struct row_rec r = {0};
     struct quarry_error err;
     CU_ASSERT_EQUAL(sample(conn, "no_such_collection", 5, 0, &r, &err), QUARRY_ERR_NOT_FOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no_such_collection"));
-    CU_ASSERT_EQUAL(r.begins, 0);
+    CU_ASSERT_EQUAL(r.begun, 0);
     CU_ASSERT_EQUAL(sample(conn, "", 5, 0, &r, &err), QUARRY_ERR_INVALID);
     CU_ASSERT_EQUAL(sample(conn, NULL, 5, 0, &r, &err), QUARRY_ERR_INVALID);
-    rows_free(&r);
+    rec_clear(&r);
     drv->close(conn);
 }
 

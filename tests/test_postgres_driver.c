@@ -19,6 +19,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "driver_testlib.h"
 #include "host.h"
 #include "loader.h"
 
@@ -107,104 +108,11 @@ static struct quarry_conn *open_main(void)
 /* A row sink that records what it gets                                     */
 /* ------------------------------------------------------------------------ */
 
-#define REC_ROWS 64
-#define REC_COLS 32
-
-struct rec_value {
-    int type;
-    int64_t i;
-    double d;
-    char *str;
-    size_t len;
-};
-
-struct row_rec {
-    size_t stop_after; /* answer STOP after this many rows; 0 never */
-    int begun, ended;
-    size_t ncols, nrows;
-    char *names[REC_COLS], *decls[REC_COLS];
-    int types[REC_COLS];
-    struct rec_value rows[REC_ROWS][REC_COLS];
-};
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
-static int rec_begin(void *ud, const struct quarry_column *cols, size_t n)
-{
-    struct row_rec *r = ud;
-    r->begun++;
-    r->ncols = n;
-    for (size_t i = 0; i < n && i < REC_COLS; i++) {
-        r->names[i] = dup_or_null(cols[i].name);
-        r->decls[i] = dup_or_null(cols[i].decl_type);
-        r->types[i] = cols[i].type;
-    }
-    return QUARRY_SINK_CONTINUE;
-}
-
-static int rec_row(void *ud, const struct quarry_value *vals, size_t n)
-{
-    struct row_rec *r = ud;
-    if (r->nrows < REC_ROWS)
-        for (size_t i = 0; i < n && i < REC_COLS; i++) {
-            struct rec_value *v = &r->rows[r->nrows][i];
-            v->type = vals[i].type;
-            v->i = vals[i].i;
-            v->d = vals[i].d;
-            v->len = vals[i].len;
-            if (vals[i].str) {
-                v->str = malloc(vals[i].len + 1);
-                memcpy(v->str, vals[i].str, vals[i].len);
-                v->str[vals[i].len] = '\0';
-            }
-        }
-    r->nrows++;
-    return r->stop_after && r->nrows >= r->stop_after ? QUARRY_SINK_STOP : QUARRY_SINK_CONTINUE;
-}
-
-static void rec_end(void *ud)
-{
-    ((struct row_rec *)ud)->ended++;
-}
-
-static struct row_rec *rec_new(struct quarry_row_sink *sink)
-{
-    struct row_rec *r = calloc(1, sizeof(*r));
-    memset(sink, 0, sizeof(*sink));
-    QUARRY_STRUCT_INIT(sink);
-    sink->userdata = r;
-    sink->begin = rec_begin;
-    sink->row = rec_row;
-    sink->end = rec_end;
-    return r;
-}
-
-static void rec_free(struct row_rec *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < REC_COLS; i++) {
-        free(r->names[i]);
-        free(r->decls[i]);
-        for (size_t j = 0; j < REC_ROWS; j++)
-            free(r->rows[j][i].str);
-    }
-    free(r);
-}
-
 /* Runs one statement in a fresh call (timeout_ms 0 = none) into a fresh recorder. */
 static int run(struct quarry_conn *conn, const char *sql, int32_t timeout_ms, uint64_t row_limit,
                struct row_rec **out, struct quarry_error *err)
 {
-    struct host_call call;
-    struct quarry_row_sink sink;
-    host_call_init(&call, timeout_ms, row_limit);
-    host_error_init(err);
-    *out = rec_new(&sink);
-    int status = drv->execute(conn, &call.ctx, sql, &sink, err);
+    int status = dt_run(drv, conn, sql, timeout_ms, row_limit, out, err);
     CU_ASSERT_EQUAL(err->status, status);
     return status;
 }
@@ -278,18 +186,6 @@ static char *qualified(const char *schema, const char *table)
 {
     char *out = NULL;
     return asprintf(&out, "%s.%s", schema ? schema : "", table ? table : "") < 0 ? NULL : out;
-}
-
-/* "a,b"; an expression (NULL) entry reads "<expr>". */
-static char *join(const char *const *items, size_t n)
-{
-    char *out = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&out, &len);
-    for (size_t i = 0; i < n; i++)
-        fprintf(mem, "%s%s", i ? "," : "", items[i] ? items[i] : "<expr>");
-    fclose(mem);
-    return out;
 }
 
 /* Every entry must belong to the table reported last, and nothing may follow a STOP. */
@@ -478,11 +374,6 @@ static const struct cat_index *find_index(const struct cat_rec *r, const char *n
     return NULL;
 }
 
-static int str_eq(const char *a, const char *b)
-{
-    return a && b && strcmp(a, b) == 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Suite setup                                                              */
 /* ------------------------------------------------------------------------ */
@@ -631,21 +522,6 @@ static void test_no_password_ignores_environment(void)
     CU_ASSERT_STRING_EQUAL(err.sqlstate, "28P01");
     drv->close(conn);
     free(u);
-}
-
-/* A loopback port nothing listens on. */
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static void test_closed_port(void)

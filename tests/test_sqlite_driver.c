@@ -14,6 +14,7 @@
 #include <CUnit/CUnit.h>
 #include <sqlite3.h>
 
+#include "driver_testlib.h"
 #include "harness.h"
 #include "host.h"
 #include "loader.h"
@@ -135,104 +136,11 @@ static struct quarry_conn *open_path(const char *path)
 /* A row sink that records what it gets                                     */
 /* ------------------------------------------------------------------------ */
 
-#define REC_ROWS 64
-#define REC_COLS 16
-
-struct rec_value {
-    int type;
-    int64_t i;
-    double d;
-    char *str;
-    size_t len;
-};
-
-struct row_rec {
-    size_t stop_after; /* answer STOP after this many rows; 0 never */
-    int begun, ended;
-    size_t ncols, nrows;
-    char *names[REC_COLS], *decls[REC_COLS];
-    int types[REC_COLS];
-    struct rec_value rows[REC_ROWS][REC_COLS];
-};
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
-static int rec_begin(void *ud, const struct quarry_column *cols, size_t n)
-{
-    struct row_rec *r = ud;
-    r->begun++;
-    r->ncols = n;
-    for (size_t i = 0; i < n && i < REC_COLS; i++) {
-        r->names[i] = dup_or_null(cols[i].name);
-        r->decls[i] = dup_or_null(cols[i].decl_type);
-        r->types[i] = cols[i].type;
-    }
-    return QUARRY_SINK_CONTINUE;
-}
-
-static int rec_row(void *ud, const struct quarry_value *vals, size_t n)
-{
-    struct row_rec *r = ud;
-    if (r->nrows < REC_ROWS)
-        for (size_t i = 0; i < n && i < REC_COLS; i++) {
-            struct rec_value *v = &r->rows[r->nrows][i];
-            v->type = vals[i].type;
-            v->i = vals[i].i;
-            v->d = vals[i].d;
-            v->len = vals[i].len;
-            if (vals[i].str) {
-                v->str = malloc(vals[i].len + 1);
-                memcpy(v->str, vals[i].str, vals[i].len);
-                v->str[vals[i].len] = '\0';
-            }
-        }
-    r->nrows++;
-    return r->stop_after && r->nrows >= r->stop_after ? QUARRY_SINK_STOP : QUARRY_SINK_CONTINUE;
-}
-
-static void rec_end(void *ud)
-{
-    ((struct row_rec *)ud)->ended++;
-}
-
-static struct row_rec *rec_new(struct quarry_row_sink *sink)
-{
-    struct row_rec *r = calloc(1, sizeof(*r));
-    memset(sink, 0, sizeof(*sink));
-    QUARRY_STRUCT_INIT(sink);
-    sink->userdata = r;
-    sink->begin = rec_begin;
-    sink->row = rec_row;
-    sink->end = rec_end;
-    return r;
-}
-
-static void rec_free(struct row_rec *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < REC_COLS; i++) {
-        free(r->names[i]);
-        free(r->decls[i]);
-        for (size_t j = 0; j < REC_ROWS; j++)
-            free(r->rows[j][i].str);
-    }
-    free(r);
-}
-
 /* Runs one statement with a fresh call (timeout_ms 0 = none) into a fresh recorder. */
 static int run(struct quarry_conn *conn, const char *sql, int32_t timeout_ms, uint64_t row_limit,
                struct row_rec **out, struct quarry_error *err)
 {
-    struct host_call call;
-    struct quarry_row_sink sink;
-    host_call_init(&call, timeout_ms, row_limit);
-    host_error_init(err);
-    *out = rec_new(&sink);
-    return drv->execute(conn, &call.ctx, sql, &sink, err);
+    return dt_run(drv, conn, sql, timeout_ms, row_limit, out, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -268,18 +176,6 @@ struct cat_rec {
     struct cat_fk fks[CAT_MAX];
     struct cat_index indexes[CAT_MAX];
 };
-
-/* "a,b"; an expression (NULL) entry reads "<expr>". */
-static char *join(const char *const *items, size_t n)
-{
-    char *out = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&out, &len);
-    for (size_t i = 0; i < n; i++)
-        fprintf(mem, "%s%s", i ? "," : "", items[i] ? items[i] : "<expr>");
-    fclose(mem);
-    return out;
-}
 
 /* Every entry must belong to the table reported last, and nothing may follow a STOP. */
 static void cat_check(struct cat_rec *r, const char *table)
