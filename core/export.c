@@ -38,6 +38,19 @@
 #define EXPORT_RESULT_TABLES_MAX 1000
 #define EXPORT_PROGRESS_EVERY_MS 250
 #define EXPORT_QUEUE_DEPTH 2 /* pages read ahead of the registry writer */
+/*
+ * The writer stores pages in transactions of up to this many bytes: each
+ * commit writes the b-tree pages it touched (the table's and its indexes'
+ * leaves) into the WAL again, once per commit rather than once per page.
+ */
+#define EXPORT_TXN_BYTES (8u << 20)
+/*
+ * While staging, the writer (off the reading thread) checkpoints the WAL
+ * after every this many bytes of content: fewer, larger checkpoints, and a
+ * WAL that never holds more than this and one transaction.
+ */
+#define EXPORT_CHECKPOINT_BYTES (64u << 20)
+#define EXPORT_WAL_PAGES_DEFAULT 1000 /* SQLite's, for the job's handle afterwards */
 
 enum export_format { FORMAT_MARKDOWN, FORMAT_JSONL };
 
@@ -430,6 +443,9 @@ struct stager {
     size_t head, count;
     int closing;
     atomic_int failed;
+    int in_txn;               /* the writer's: a transaction is open */
+    size_t txn_bytes;         /* content stored in it so far */
+    size_t wal_bytes;         /* content committed since the last checkpoint */
     long docs_new, docs_kept; /* the writer's; read once it is joined */
 };
 
@@ -476,15 +492,78 @@ static int store(struct stager *st, const struct pending_doc *p)
     return 0;
 }
 
+/* Ends the writer's open transaction: COMMIT (`ok`) or ROLLBACK. 0, or -1. */
+static int writer_end_txn(struct stager *st, int ok)
+{
+    if (!st->in_txn)
+        return 0;
+    size_t bytes = st->txn_bytes;
+    st->in_txn = 0;
+    st->txn_bytes = 0;
+    sqlite3 *db = registry_db(st->registry);
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        st->wal_bytes += bytes;
+        if (st->wal_bytes >= EXPORT_CHECKPOINT_BYTES) {
+            /*
+             * RESTART waits (the busy timeout) for readers of the WAL, so
+             * that the next transaction writes it from its start again: a
+             * PASSIVE one could leave it growing while a request reads.
+             */
+            st->wal_bytes = 0;
+            if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL) !=
+                SQLITE_OK)
+                log_warn("export %s: checkpoint: %s", st->export_id, sqlite3_errmsg(db));
+        }
+        return 0;
+    }
+    if (ok)
+        log_error("export %s: cannot commit staged documents: %s", st->export_id,
+                  sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* Stores `p` inside a transaction of several pages. 0, or -1. */
+static int writer_store(struct stager *st, const struct pending_doc *p)
+{
+    if (!st->in_txn) {
+        /* IMMEDIATE: the write lock now, or a busy wait now rather than a failed upgrade. */
+        if (sqlite3_exec(registry_db(st->registry), "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+            SQLITE_OK)
+            return -1;
+        st->in_txn = 1;
+    }
+    if (store(st, p) != 0) {
+        writer_end_txn(st, 0);
+        return -1;
+    }
+    st->txn_bytes += p->len;
+    return st->txn_bytes >= EXPORT_TXN_BYTES ? writer_end_txn(st, 1) : 0;
+}
+
 static void *writer_main(void *arg)
 {
     struct stager *st = arg;
     for (;;) {
         pthread_mutex_lock(&st->mu);
+        if (st->count == 0 && st->in_txn) {
+            /*
+             * Nothing to store: commit before waiting, so that the write
+             * lock is never held while the reader (which may itself wait
+             * for it, to report progress) is the one to move.
+             */
+            pthread_mutex_unlock(&st->mu);
+            if (writer_end_txn(st, 1) != 0)
+                atomic_store(&st->failed, 1);
+            pthread_mutex_lock(&st->mu);
+            pthread_cond_broadcast(&st->changed); /* a reader may wait for the failure */
+        }
         while (st->count == 0 && !st->closing)
             pthread_cond_wait(&st->changed, &st->mu);
         if (st->count == 0) {
             pthread_mutex_unlock(&st->mu);
+            if (writer_end_txn(st, !atomic_load(&st->failed)) != 0)
+                atomic_store(&st->failed, 1);
             return NULL;
         }
         struct pending_doc *p = st->queue[st->head];
@@ -493,8 +572,10 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&st->changed);
         pthread_mutex_unlock(&st->mu);
         /* After a failure the queue still drains, so that a waiting reader wakes. */
-        if (!atomic_load(&st->failed) && store(st, p) != 0)
+        if (!atomic_load(&st->failed) && writer_store(st, p) != 0) {
             atomic_store(&st->failed, 1);
+            writer_end_txn(st, 0);
+        }
         pending_free(p);
     }
 }
@@ -510,6 +591,7 @@ static void stager_start(struct stager *st, struct registry *job_registry, const
         st->own_registry = 1;
         /* Staged pages need no fsync of their own; see set_durability. */
         sqlite3_exec(registry_db(st->registry), "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+        sqlite3_wal_autocheckpoint(registry_db(st->registry), 0); /* see writer_end_txn */
         if (pthread_mutex_init(&st->mu, NULL) == 0) {
             if (pthread_cond_init(&st->changed, NULL) == 0) {
                 st->threaded = pthread_create(&st->thread, NULL, writer_main, st) == 0;
@@ -761,9 +843,11 @@ static int sink_begin(void *userdata, const struct quarry_column *raw, size_t n)
     w->sample_cells.cap = EXPORT_SAMPLE_CELL;
     w->sample_cells.format = FORMAT_MARKDOWN;
     text_str(&w->head, "|");
+    /* The driver's elements may be larger than ours: step by its struct size. */
+    size_t stride = n ? raw[0].struct_size : 0;
     for (size_t i = 0; i < n; i++) {
         struct quarry_column col;
-        host_copy_struct(&col, sizeof(col), &raw[i]);
+        host_copy_struct(&col, sizeof(col), (const char *)raw + i * stride);
         const char *name = col.name ? col.name : "";
         json_t *key = json_string(name);
         char *encoded = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
@@ -1438,6 +1522,24 @@ static void set_durability(struct export_run *run, int full)
                  NULL);
 }
 
+/*
+ * The reading thread's commits (progress reports, the swap) do not
+ * checkpoint while the export stages: a checkpoint copies megabytes, and
+ * the writer does it off the reading thread (`staging`). After the swap,
+ * one checkpoint and SQLite's default again.
+ */
+static void set_checkpointing(struct export_run *run, int staging)
+{
+    sqlite3 *db = registry_db(run->registry);
+    if (staging) {
+        sqlite3_wal_autocheckpoint(db, 0);
+        return;
+    }
+    if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+        log_warn("export %s: checkpoint: %s", run->job_id, sqlite3_errmsg(db));
+    sqlite3_wal_autocheckpoint(db, EXPORT_WAL_PAGES_DEFAULT);
+}
+
 /* Stages every chosen table. 0, -1, or -2 (the connection is broken). */
 static int export_all(struct export_run *run)
 {
@@ -1532,6 +1634,7 @@ void export_job(struct job_context *ctx)
     int64_t started = host_now_ms();
 
     set_durability(&run, 0);
+    set_checkpointing(&run, 1);
     int rc = run.table_results ? prepare(&run) : -1;
     if (rc == 0) {
         stager_start(&run.stager, run.registry, run.job_id, run.connection_id);
@@ -1552,6 +1655,7 @@ void export_job(struct job_context *ctx)
         rc = -1;
     }
     int64_t exported = host_now_ms();
+    set_checkpointing(&run, 0);
     int indexed = 0;
     if (rc == 0) {
         set_durability(&run, 0);
