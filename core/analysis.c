@@ -135,10 +135,13 @@ static json_t *finish(struct registry *registry, const char *connection_id, cons
     json_t *samples = samples_generate(catalog, graph, driver, conn, ANALYSIS_SAMPLES_BUDGET_MS);
     report(p, 0.95, "storing");
 
-    int version = snapshots_latest_version(registry, connection_id);
+    /* The version is read and written in one transaction: two analyses never share one. */
+    int in_tx =
+        sqlite3_exec(registry_db(registry), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    int version = in_tx ? snapshots_latest_version(registry, connection_id) : -1;
     json_t *previous =
         version > 0 ? snapshots_get(registry, connection_id, version, SNAPSHOT_SEMANTIC) : NULL;
-    json_t *snapshot = semantic_snapshot(catalog, version + 1, previous);
+    json_t *snapshot = version >= 0 ? semantic_snapshot(catalog, version + 1, previous) : NULL;
     char hash[65];
     semantic_schema_hash(catalog, hash);
     long stored = 0, gone = 0;
@@ -148,15 +151,19 @@ static json_t *finish(struct registry *registry, const char *connection_id, cons
     } else if (tables_store_catalog(registry, connection_id, catalog, &stored, &gone) !=
                    TABLES_OK ||
                snapshots_insert(registry, connection_id, version + 1, hash, snapshot, graph,
-                                samples, job_id) < 0) {
+                                samples, job_id) < 0 ||
+               sqlite3_exec(registry_db(registry), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail_with(f, "internal", "analysis could not store its results");
     } else {
+        in_tx = 0;
         result = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:O}", "connection_id",
                            connection_id, "status", "succeeded", "snapshot_version", version + 1,
                            "schema_hash", hash, "tables", (json_int_t)stored, "tables_gone",
                            (json_int_t)gone, "sample_queries", (json_int_t)json_array_size(samples),
                            "drift", json_object_get(snapshot, "drift"));
     }
+    if (in_tx)
+        sqlite3_exec(registry_db(registry), "ROLLBACK", NULL, NULL, NULL);
     json_decref(previous);
     json_decref(snapshot);
     json_decref(graph);

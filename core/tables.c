@@ -249,7 +249,8 @@ int tables_store_catalog(struct registry *registry, const char *connection_id,
 {
     char now[ID_TIME_LEN + 1];
     id_time_now(now);
-    if (exec(registry, "BEGIN IMMEDIATE") != 0)
+    /* A savepoint: the caller may hold a transaction that also stores the snapshot. */
+    if (exec(registry, "SAVEPOINT store_catalog") != 0)
         return TABLES_ERROR;
     json_t *kept = json_array();
     int rc = 0;
@@ -265,14 +266,14 @@ int tables_store_catalog(struct registry *registry, const char *connection_id,
     if (rc != 0 || vanished < 0) {
         log_error("registry: storing tables of %s: %s", connection_id,
                   sqlite3_errmsg(registry_db(registry)));
-        exec(registry, "ROLLBACK");
+        exec(registry, "ROLLBACK TO store_catalog; RELEASE store_catalog");
         return TABLES_ERROR;
     }
     if (stored)
         *stored = (long)c->ntables;
     if (gone)
         *gone = vanished;
-    return exec(registry, "COMMIT") == 0 ? TABLES_OK : TABLES_ERROR;
+    return exec(registry, "RELEASE store_catalog") == 0 ? TABLES_OK : TABLES_ERROR;
 }
 
 /* ------------------------------------------------------------------------ */
