@@ -3,6 +3,7 @@
  * its results: the semantic snapshot, the knowledge graph, sample queries.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,46 +136,69 @@ static int requested_version(struct http_exchange *ex, const char *id)
     return (int)version;
 }
 
-/* The part of a snapshot a route serves; NULL after replying. */
-static json_t *load_part(struct http_exchange *ex, enum snapshots_part part, int *version)
+/* The version a route serves, checked; -1 after replying. */
+static int served_version(struct http_exchange *ex)
+{
+    const char *id = http_param(ex, "id");
+    if (api_check_connection(ex, id, CONN_LIVE) != 0)
+        return -1;
+    return requested_version(ex, id);
+}
+
+/*
+ * Replies {"connection_id", "version", "<key>": <stored JSON>} without
+ * parsing the stored text: a large schema's snapshot is served as it is.
+ */
+static void reply_stored(struct http_exchange *ex, enum snapshots_part part, const char *key)
 {
     struct app *app = http_app(ex);
-    const char *id = http_param(ex, "id");
-    if (api_check_connection(ex, id, CONN_LIVE) != 0 || (*version = requested_version(ex, id)) < 0)
-        return NULL;
-    json_t *value = snapshots_get(app->registry, id, *version, part);
-    if (!value)
-        http_reply_error(ex, 404, "not_found", "snapshot version %d not found", *version);
-    return value;
+    int version = served_version(ex);
+    if (version < 0)
+        return;
+    char *text = snapshots_get_text(app->registry, http_param(ex, "id"), version, part);
+    char *body = NULL;
+    if (!text) {
+        http_reply_error(ex, 404, "not_found", "snapshot version %d not found", version);
+        return;
+    }
+    /* The id is a checked UUID and the key a literal: nothing here needs escaping. */
+    if (asprintf(&body, "{\"connection_id\":\"%s\",\"version\":%d,\"%s\":%s}", http_param(ex, "id"),
+                 version, key, text) < 0)
+        body = NULL;
+    free(text);
+    if (!body) {
+        http_reply_error(ex, 500, "internal", "out of memory");
+        return;
+    }
+    http_reply_text(ex, 200, "application/json", body);
+    free(body);
 }
 
 static void handle_snapshot(struct http_exchange *ex)
 {
-    int version;
-    json_t *snapshot = load_part(ex, SNAPSHOT_SEMANTIC, &version);
-    if (snapshot)
-        http_reply_json(ex, 200,
-                        json_pack("{s:s, s:i, s:o}", "connection_id", http_param(ex, "id"),
-                                  "version", version, "snapshot", snapshot));
+    reply_stored(ex, SNAPSHOT_SEMANTIC, "snapshot");
 }
 
 static void handle_graph(struct http_exchange *ex)
 {
+    struct app *app = http_app(ex);
     const char *format = http_query(ex, "format");
     if (format && strcmp(format, "json") && strcmp(format, "mermaid") && strcmp(format, "dot")) {
         http_reply_error(ex, 422, "invalid_query", "`format` must be json, mermaid or dot");
         return;
     }
-    int version;
-    json_t *graph = load_part(ex, SNAPSHOT_GRAPH, &version);
-    if (!graph)
-        return;
     if (!format || strcmp(format, "json") == 0) {
-        http_reply_json(ex, 200,
-                        json_pack("{s:s, s:i, s:o}", "connection_id", http_param(ex, "id"),
-                                  "version", version, "graph", graph));
+        reply_stored(ex, SNAPSHOT_GRAPH, "graph");
         return;
     }
+    int version = served_version(ex);
+    json_t *graph =
+        version < 0 ? NULL
+                    : snapshots_get(app->registry, http_param(ex, "id"), version, SNAPSHOT_GRAPH);
+    if (version >= 0 && !graph)
+        http_reply_error(ex, 404, "not_found", "snapshot version %d not found", version);
+    if (!graph)
+        return;
     int mermaid = strcmp(format, "mermaid") == 0;
     char *text = mermaid ? graph_to_mermaid(graph) : graph_to_dot(graph);
     json_decref(graph);
@@ -190,12 +214,7 @@ static void handle_graph(struct http_exchange *ex)
 
 static void handle_samples(struct http_exchange *ex)
 {
-    int version;
-    json_t *samples = load_part(ex, SNAPSHOT_SAMPLES, &version);
-    if (samples)
-        http_reply_json(ex, 200,
-                        json_pack("{s:s, s:i, s:o}", "connection_id", http_param(ex, "id"),
-                                  "version", version, "sample_queries", samples));
+    reply_stored(ex, SNAPSHOT_SAMPLES, "sample_queries");
 }
 
 int api_analysis_routes(struct router *router)

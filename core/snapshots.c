@@ -1,6 +1,8 @@
 #include "snapshots.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ids.h"
 #include "log.h"
@@ -19,29 +21,35 @@ int snapshots_latest_version(struct registry *registry, const char *connection_i
     return version;
 }
 
-json_t *snapshots_get(struct registry *registry, const char *connection_id, int version,
-                      enum snapshots_part part)
+char *snapshots_get_text(struct registry *registry, const char *connection_id, int version,
+                         enum snapshots_part part)
 {
-    static const char *const queries[] = {
-        [SNAPSHOT_SEMANTIC] = "SELECT snapshot FROM snapshots WHERE connection_id = ?1 AND "
-                              "version = CASE WHEN ?2 > 0 THEN ?2 ELSE (SELECT max(version) "
-                              "FROM snapshots WHERE connection_id = ?1) END",
-        [SNAPSHOT_GRAPH] = "SELECT graph FROM snapshots WHERE connection_id = ?1 AND "
-                           "version = CASE WHEN ?2 > 0 THEN ?2 ELSE (SELECT max(version) "
-                           "FROM snapshots WHERE connection_id = ?1) END",
-        [SNAPSHOT_SAMPLES] = "SELECT samples FROM snapshots WHERE connection_id = ?1 AND "
-                             "version = CASE WHEN ?2 > 0 THEN ?2 ELSE (SELECT max(version) "
-                             "FROM snapshots WHERE connection_id = ?1) END",
-    };
+    static const char *const columns[] = {[SNAPSHOT_SEMANTIC] = "snapshot",
+                                          [SNAPSHOT_GRAPH] = "graph",
+                                          [SNAPSHOT_SAMPLES] = "samples"};
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM snapshots WHERE connection_id = ?1 AND version = CASE WHEN ?2 > 0 "
+             "THEN ?2 ELSE (SELECT max(version) FROM snapshots WHERE connection_id = ?1) END",
+             columns[part]);
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(registry_db(registry), queries[part], -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(registry_db(registry), sql, -1, &stmt, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(stmt, 1, connection_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 2, version);
-    json_t *value = NULL;
+    char *text = NULL;
     if (sqlite3_step(stmt) == SQLITE_ROW)
-        value = json_loads((const char *)sqlite3_column_text(stmt, 0), JSON_DECODE_ANY, NULL);
+        text = strdup((const char *)sqlite3_column_text(stmt, 0));
     sqlite3_finalize(stmt);
+    return text;
+}
+
+json_t *snapshots_get(struct registry *registry, const char *connection_id, int version,
+                      enum snapshots_part part)
+{
+    char *text = snapshots_get_text(registry, connection_id, version, part);
+    json_t *value = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    free(text);
     return value;
 }
 

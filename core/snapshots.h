@@ -18,6 +18,10 @@ int snapshots_latest_version(struct registry *registry, const char *connection_i
 json_t *snapshots_get(struct registry *registry, const char *connection_id, int version,
                       enum snapshots_part part);
 
+/* The same part as stored JSON text, unparsed (caller frees); NULL when there is none. */
+char *snapshots_get_text(struct registry *registry, const char *connection_id, int version,
+                         enum snapshots_part part);
+
 /* Stores a new version (references borrowed); returns its number, or -1. */
 int snapshots_insert(struct registry *registry, const char *connection_id, int version,
                      const char *schema_hash, const json_t *snapshot, const json_t *graph,
