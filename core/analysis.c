@@ -64,22 +64,6 @@ static void fail_with(struct failure *f, const char *code, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *code_of_status(int status)
-{
-    switch (status) {
-    case QUARRY_ERR_AUTH:
-        return "target_auth_failed";
-    case QUARRY_ERR_CONNECT:
-        return "target_unreachable";
-    case QUARRY_ERR_TIMEOUT:
-        return "target_timeout";
-    case QUARRY_ERR_NOT_FOUND:
-        return "target_not_found";
-    default:
-        return "target_error";
-    }
-}
-
 static int introspect(const struct quarry_driver *driver, struct quarry_conn *conn,
                       const json_t *schemas, struct catalog *catalog, struct quarry_error *err)
 {
@@ -216,7 +200,8 @@ static json_t *analyse_connection(struct registry *registry, const struct app *a
     if (rc != QUARRY_OK) {
         /* A connection-level failure means the pooled connection is no good. */
         broken = rc == QUARRY_ERR_CONNECT || rc == QUARRY_ERR_TIMEOUT;
-        fail_with(f, code_of_status(rc), "%s", err.message[0] ? err.message : "the driver failed");
+        fail_with(f, host_status_code(rc), "%s",
+                  err.message[0] ? err.message : "the driver failed");
         goto out;
     }
     profile_all(driver, conn, catalog, p);

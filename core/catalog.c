@@ -225,6 +225,20 @@ struct catalog_column *catalog_find_column(const struct catalog_table *t, const 
     return NULL;
 }
 
+const char *catalog_kind_name(int kind)
+{
+    switch (kind) {
+    case QUARRY_VIEW:
+        return "view";
+    case QUARRY_MATERIALIZED_VIEW:
+        return "materialized_view";
+    case QUARRY_COLLECTION:
+        return "collection";
+    default:
+        return "table";
+    }
+}
+
 char *catalog_table_label(const struct catalog_table *t)
 {
     char *label = NULL;

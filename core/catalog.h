@@ -91,6 +91,9 @@ struct catalog_table *catalog_find_table(const struct catalog *catalog, const ch
                                          const char *name);
 struct catalog_column *catalog_find_column(const struct catalog_table *table, const char *name);
 
+/* "table", "view", "materialized_view" or "collection" for an enum quarry_table_kind. */
+const char *catalog_kind_name(int kind);
+
 /* "schema.name", or "name" without a schema. Caller frees. */
 char *catalog_table_label(const struct catalog_table *table);
 

@@ -718,22 +718,6 @@ static void progress(struct export_run *run, double fraction, const char *step)
     jobs_set_progress(run->registry, run->job_id, fraction, step);
 }
 
-static const char *code_of_status(int status)
-{
-    switch (status) {
-    case QUARRY_ERR_AUTH:
-        return "target_auth_failed";
-    case QUARRY_ERR_CONNECT:
-        return "target_unreachable";
-    case QUARRY_ERR_TIMEOUT:
-        return "target_timeout";
-    case QUARRY_ERR_NOT_FOUND:
-        return "target_not_found";
-    default:
-        return "target_error";
-    }
-}
-
 static char *label_of(const char *schema, const char *name)
 {
     char *label = NULL;
@@ -1010,7 +994,7 @@ static int export_rows(struct export_run *run, const struct catalog_table *t, st
     int rc = run->driver->execute(pool_lease_conn(run->lease), &call.ctx, statement, &sink, &err);
     free(statement);
     if (rc != QUARRY_OK) {
-        fail_with(&run->failure, code_of_status(rc), "exporting %s: %s", w->label,
+        fail_with(&run->failure, host_status_code(rc), "exporting %s: %s", w->label,
                   err.message[0] ? err.message : "the driver failed");
         return rc == QUARRY_ERR_CONNECT || rc == QUARRY_ERR_TIMEOUT ? -2 : -1;
     }
@@ -1022,20 +1006,6 @@ static int export_rows(struct export_run *run, const struct catalog_table *t, st
 /* ------------------------------------------------------------------------ */
 /* The overview document                                                    */
 /* ------------------------------------------------------------------------ */
-
-static const char *kind_name(int kind)
-{
-    switch (kind) {
-    case QUARRY_VIEW:
-        return "view";
-    case QUARRY_MATERIALIZED_VIEW:
-        return "materialized_view";
-    case QUARRY_COLLECTION:
-        return "collection";
-    default:
-        return "table";
-    }
-}
 
 static const char *str(const json_t *obj, const char *key)
 {
@@ -1211,7 +1181,7 @@ static void overview_text(FILE *out, const struct export_run *run, const struct 
     if (description)
         fprintf(out, "%.4000s\n\n", description);
     fprintf(out, "- Connection: %s (%s)\n- Kind: %s\n", run->state.name, run->state.database_type,
-            kind_name(t->kind));
+            catalog_kind_name(t->kind));
     if (str(snap, "role"))
         fprintf(out, "- Role: %s\n", str(snap, "role"));
     if (run->snapshot_version)
@@ -1450,7 +1420,7 @@ static json_t *catalog_tables_json(const struct catalog *c)
                                                      "foreign_key", fk ? fk : json_null()));
         }
         json_array_append_new(tables, json_pack("{s:s?, s:s, s:s, s:s?, s:o}", "schema", t->schema,
-                                                "name", t->name, "kind", kind_name(t->kind),
+                                                "name", t->name, "kind", catalog_kind_name(t->kind),
                                                 "description", t->comment, "columns", columns));
     }
     return tables;
@@ -1499,7 +1469,7 @@ static int prepare(struct export_run *run)
         rc = run->catalog ? introspect(run, &err) : QUARRY_ERR_NOMEM;
     }
     if (rc != QUARRY_OK) {
-        fail_with(&run->failure, code_of_status(rc), "%s",
+        fail_with(&run->failure, host_status_code(rc), "%s",
                   err.message[0] ? err.message : "the driver failed");
         return rc == QUARRY_ERR_CONNECT || rc == QUARRY_ERR_TIMEOUT ? -2 : -1;
     }

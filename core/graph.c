@@ -474,20 +474,6 @@ static json_t *table_id(const char *label)
     return v;
 }
 
-static const char *kind_name(int kind)
-{
-    switch (kind) {
-    case QUARRY_VIEW:
-        return "view";
-    case QUARRY_MATERIALIZED_VIEW:
-        return "materialized_view";
-    case QUARRY_COLLECTION:
-        return "collection";
-    default:
-        return "table";
-    }
-}
-
 static int column_unique(const struct catalog_table *t, const struct catalog_column *c)
 {
     if (single_pk(t) == c)
@@ -505,7 +491,7 @@ static int add_table_nodes(struct builder *b, size_t ti)
     const char *label = b->labels[ti];
     json_t *node = json_pack("{s:o, s:s, s:o, s:o, s:o, s:s, s:o, s:o}", "id", table_id(label),
                              "type", "table", "table", jstr(label), "name", jstr(t->name), "schema",
-                             jstr_or_null(t->schema), "kind", kind_name(t->kind), "role",
+                             jstr_or_null(t->schema), "kind", catalog_kind_name(t->kind), "role",
                              jstr_or_null(t->role), "row_estimate",
                              t->row_estimate >= 0 ? json_integer(t->row_estimate) : json_null());
     if (!node || json_array_append_new(b->nodes, node) < 0)

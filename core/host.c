@@ -140,3 +140,19 @@ const struct quarry_host *host_services(void)
 {
     return &services;
 }
+
+const char *host_status_code(int status)
+{
+    switch (status) {
+    case QUARRY_ERR_AUTH:
+        return "target_auth_failed";
+    case QUARRY_ERR_CONNECT:
+        return "target_unreachable";
+    case QUARRY_ERR_TIMEOUT:
+        return "target_timeout";
+    case QUARRY_ERR_NOT_FOUND:
+        return "target_not_found";
+    default:
+        return "target_error";
+    }
+}

@@ -26,6 +26,13 @@ void host_call_cancel(struct host_call *call);
 /* An empty error struct, ready to pass to a driver. */
 void host_error_init(struct quarry_error *err);
 
+/*
+ * A stable error code for a job that failed on its target, from a driver
+ * status: "target_auth_failed", "target_unreachable", "target_timeout",
+ * "target_not_found" or "target_error".
+ */
+const char *host_status_code(int status);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t host_now_ms(void);
 

@@ -1813,20 +1813,6 @@ static json_t *json_text(const char *s)
     return str;
 }
 
-static const char *kind_name(int kind)
-{
-    switch (kind) {
-    case QUARRY_VIEW:
-        return "view";
-    case QUARRY_MATERIALIZED_VIEW:
-        return "materialized_view";
-    case QUARRY_COLLECTION:
-        return "collection";
-    default:
-        return "table";
-    }
-}
-
 /* A bound as a number for numeric columns (integral ones as integers), else as text. */
 static json_t *json_bound(const struct column_profile *p, double x, const char *text)
 {
@@ -1940,8 +1926,8 @@ static json_t *json_table(const struct schema *s, const struct catalog_table *t)
         }
     json_t *rows = t->row_estimate >= 0 ? json_integer((json_int_t)t->row_estimate) : json_null();
     return json_pack("{s:o,s:o,s:s,s:o,s:s?,s:o,s:o}", "schema", json_text(t->schema), "name",
-                     json_text(t->name), "kind", kind_name(t->kind), "row_count", rows, "role",
-                     t->role, "description", json_text(t->description), "columns", columns);
+                     json_text(t->name), "kind", catalog_kind_name(t->kind), "row_count", rows,
+                     "role", t->role, "description", json_text(t->description), "columns", columns);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -25,20 +25,6 @@ static int exec(struct registry *registry, const char *sql)
     return sqlite3_exec(registry_db(registry), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static const char *kind_name(int kind)
-{
-    switch (kind) {
-    case QUARRY_VIEW:
-        return "view";
-    case QUARRY_MATERIALIZED_VIEW:
-        return "materialized_view";
-    case QUARRY_COLLECTION:
-        return "collection";
-    default:
-        return "table";
-    }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Storing a catalog                                                        */
 /* ------------------------------------------------------------------------ */
@@ -160,7 +146,7 @@ static int store_table(struct registry *registry, const char *connection_id,
     registry_bind_text(stmt, 2, connection_id);
     registry_bind_text(stmt, 3, t->schema ? t->schema : "");
     registry_bind_text(stmt, 4, t->name);
-    registry_bind_text(stmt, 5, kind_name(t->kind));
+    registry_bind_text(stmt, 5, catalog_kind_name(t->kind));
     if (t->row_estimate >= 0)
         sqlite3_bind_int64(stmt, 6, t->row_estimate);
     registry_bind_text(stmt, 7, t->comment);
