@@ -1,6 +1,8 @@
 #include "analysis.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,23 +90,73 @@ static int introspect(const struct quarry_driver *driver, struct quarry_conn *co
     return driver->introspect(conn, &call.ctx, &opts, &sink, err);
 }
 
-static void profile_all(const struct quarry_driver *driver, struct quarry_conn *conn,
-                        struct catalog *catalog, struct progress *p)
+/*
+ * Profiling is one round trip per table, mostly waiting on the database: a
+ * second connection from the pool profiles beside the first. Tables are
+ * taken from a shared counter; each profile_table writes only its table.
+ */
+#define ANALYSIS_PROFILE_LANES 2
+
+struct profiling {
+    const struct quarry_driver *driver;
+    struct catalog *catalog;
+    atomic_size_t next;
+};
+
+static void profile_lane(struct profiling *pr, struct quarry_conn *conn, struct progress *p)
 {
-    if (!driver->sample)
-        return;
-    for (size_t i = 0; i < catalog->ntables; i++) {
-        struct catalog_table *t = &catalog->tables[i];
-        char step[300];
-        snprintf(step, sizeof(step), "profiling %s (%zu of %zu)", t->name, i + 1, catalog->ntables);
-        report(p, 0.1 + 0.6 * (double)i / (double)catalog->ntables, step);
+    size_t i;
+    while ((i = atomic_fetch_add(&pr->next, 1)) < pr->catalog->ntables) {
+        struct catalog_table *t = &pr->catalog->tables[i];
+        if (p) {
+            char step[300];
+            snprintf(step, sizeof(step), "profiling %s (%zu of %zu)", t->name, i + 1,
+                     pr->catalog->ntables);
+            report(p, 0.1 + 0.6 * (double)i / (double)pr->catalog->ntables, step);
+        }
         struct quarry_error err;
         host_error_init(&err);
         /* One table that cannot be sampled costs its profiles, not the analysis. */
-        if (profile_table(driver, conn, t, ANALYSIS_PROFILE_ROWS, ANALYSIS_PROFILE_BUDGET_MS,
+        if (profile_table(pr->driver, conn, t, ANALYSIS_PROFILE_ROWS, ANALYSIS_PROFILE_BUDGET_MS,
                           &err) != QUARRY_OK)
             log_debug("analysis: %s not profiled: %s", t->name, err.message);
     }
+}
+
+struct helper_lane {
+    struct profiling *profiling;
+    struct quarry_conn *conn;
+};
+
+static void *helper_lane_main(void *arg)
+{
+    struct helper_lane *lane = arg;
+    /* A thread of our own: drivers want their per-thread setup (mysql_thread_init). */
+    loader_thread_start();
+    profile_lane(lane->profiling, lane->conn, NULL);
+    loader_thread_stop();
+    return NULL;
+}
+
+static void profile_all(const struct app *app, const struct pool_target *target,
+                        struct quarry_conn *conn, struct catalog *catalog, struct progress *p)
+{
+    if (!target->driver->sample)
+        return;
+    struct profiling pr = {target->driver, catalog, 0};
+    struct quarry_error err;
+    host_error_init(&err);
+    struct pool_lease *second = ANALYSIS_PROFILE_LANES > 1 && catalog->ntables > 8
+                                    ? pools_borrow(app->pools, target, &err)
+                                    : NULL;
+    struct helper_lane lane = {&pr, second ? pool_lease_conn(second) : NULL};
+    pthread_t thread;
+    int threaded = second && pthread_create(&thread, NULL, helper_lane_main, &lane) == 0;
+    profile_lane(&pr, conn, p);
+    if (threaded)
+        pthread_join(thread, NULL);
+    if (second)
+        pools_return(app->pools, second, 0);
 }
 
 /* Everything after the catalog is in hand: classify, graph, samples, store. */
@@ -169,6 +221,7 @@ static json_t *analyse_connection(struct registry *registry, const struct app *a
     struct catalog *catalog = NULL;
     struct quarry_conn *conn = NULL;
     struct pool_lease *lease = NULL;
+    struct quarry_kv *kv = NULL;
     int broken = 0;
     struct quarry_error err;
     char why[512];
@@ -184,12 +237,12 @@ static json_t *analyse_connection(struct registry *registry, const struct app *a
         goto out;
     }
     size_t nparams;
-    struct quarry_kv *kv = probe_flatten_params(state.params, &nparams);
+    /* Kept until the end: a second profiling lane borrows with the same target. */
+    kv = probe_flatten_params(state.params, &nparams);
     struct pool_target target = {connection_id, driver,
                                  state.url,     kv,
                                  nparams,       (int)config_long(app->config, CFG_CONNECT_TIMEOUT)};
     lease = kv ? pools_borrow(app->pools, &target, &err) : NULL;
-    free(kv);
     int rc = lease ? QUARRY_OK : (err.status ? err.status : QUARRY_ERR_NOMEM);
     if (rc == QUARRY_OK) {
         conn = pool_lease_conn(lease);
@@ -204,11 +257,12 @@ static json_t *analyse_connection(struct registry *registry, const struct app *a
                   err.message[0] ? err.message : "the driver failed");
         goto out;
     }
-    profile_all(driver, conn, catalog, p);
+    profile_all(app, &target, conn, catalog, p);
     result = finish(registry, connection_id, job_id, driver, conn, catalog, p, f);
 out:
     if (lease)
         pools_return(app->pools, lease, broken);
+    free(kv);
     catalog_free(catalog);
     conn_state_clear(&state);
     return result;
