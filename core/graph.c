@@ -402,7 +402,7 @@ static double combine(double name, double overlap)
 
 /* The catalog's table a foreign key refers to; SQLite names match in any case. */
 static const struct catalog_table *fk_target(const struct catalog *catalog,
-                                             const struct catalog_fk *fk, size_t *index)
+                                             const struct catalog_fk *fk)
 {
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < catalog->ntables; i++) {
@@ -410,10 +410,8 @@ static const struct catalog_table *fk_target(const struct catalog *catalog,
             int same_name = pass == 0 ? strcmp(t->name, fk->ref_table) == 0
                                       : strcasecmp(t->name, fk->ref_table) == 0;
             if (same_name &&
-                (!fk->ref_schema || !t->schema || strcmp(t->schema, fk->ref_schema) == 0)) {
-                *index = i;
+                (!fk->ref_schema || !t->schema || strcmp(t->schema, fk->ref_schema) == 0))
                 return t;
-            }
         }
     }
     return NULL;
@@ -447,12 +445,36 @@ static int in_declared_fk(const struct catalog_table *t, const char *column)
 struct builder {
     const struct catalog *catalog;
     char **labels; /* per table */
+    /* fk_target() of every foreign key, resolved once (inference asks per candidate
+       pair): table i's key j refers to fk_targets[fk_base[i] + j], NULL outside the catalog. */
+    size_t *fk_base;
+    const struct catalog_table **fk_targets;
     json_t *nodes, *edges;
     struct key *keys;
     size_t nkeys, keys_cap;
     long pairs, overlaps_left;
     int truncated;
 };
+
+static int resolve_fk_targets(struct builder *b)
+{
+    const struct catalog *catalog = b->catalog;
+    size_t total = 0;
+    b->fk_base = malloc((catalog->ntables ? catalog->ntables : 1) * sizeof(*b->fk_base));
+    if (!b->fk_base)
+        return -1;
+    for (size_t i = 0; i < catalog->ntables; i++) {
+        b->fk_base[i] = total;
+        total += catalog->tables[i].nfks;
+    }
+    b->fk_targets = malloc((total ? total : 1) * sizeof(*b->fk_targets));
+    if (!b->fk_targets)
+        return -1;
+    for (size_t i = 0; i < catalog->ntables; i++)
+        for (size_t j = 0; j < catalog->tables[i].nfks; j++)
+            b->fk_targets[b->fk_base[i] + j] = fk_target(catalog, &catalog->tables[i].fks[j]);
+    return 0;
+}
 
 static json_t *column_id(const char *label, const char *column)
 {
@@ -527,10 +549,10 @@ static int add_declared_edges(struct builder *b, size_t ti)
     const struct catalog_table *t = &b->catalog->tables[ti];
     for (size_t i = 0; i < t->nfks; i++) {
         const struct catalog_fk *fk = &t->fks[i];
-        size_t target_index;
-        const struct catalog_table *target = fk_target(b->catalog, fk, &target_index);
+        const struct catalog_table *target = b->fk_targets[b->fk_base[ti] + i];
         if (!target || fk->ncolumns == 0)
             continue; /* outside the catalog: nothing to draw it to */
+        size_t target_index = (size_t)(target - b->catalog->tables);
         const char *refs[64];
         int complete = fk->ncolumns <= 64;
         for (size_t j = 0; complete && j < fk->ncolumns; j++)
@@ -551,14 +573,14 @@ static int add_declared_edges(struct builder *b, size_t ti)
     return 0;
 }
 
-/* A declared foreign key from (from, fcol) to (to, tcol), single-column. */
-static int declared(const struct catalog *catalog, const struct catalog_table *from,
-                    const char *fcol, const struct catalog_table *to, const char *tcol)
+/* A declared foreign key from (table `fi`, fcol) to (to, tcol), single-column. */
+static int declared(const struct builder *b, size_t fi, const char *fcol,
+                    const struct catalog_table *to, const char *tcol)
 {
+    const struct catalog_table *from = &b->catalog->tables[fi];
     for (size_t i = 0; i < from->nfks; i++) {
         const struct catalog_fk *fk = &from->fks[i];
-        size_t index;
-        if (fk_target(catalog, fk, &index) != to)
+        if (b->fk_targets[b->fk_base[fi] + i] != to)
             continue;
         for (size_t j = 0; j < fk->ncolumns; j++) {
             const char *ref = fk_ref_column(to, fk, j);
@@ -596,7 +618,7 @@ static void consider(struct builder *b, const struct catalog_table *t,
     if (name <= 0 && !value_only)
         return;
     double factor = type_factor(type_family(c->type), type_family(k->col->type));
-    if (factor <= 0 || declared(b->catalog, k->table, k->col->name, t, c->name))
+    if (factor <= 0 || declared(b, k->table_index, k->col->name, t, c->name))
         return;
     double overlap = value_overlap(c, k, &b->overlaps_left);
     if (value_only && overlap < 0.9)
@@ -679,6 +701,8 @@ static int build(struct builder *b)
     for (size_t i = 0; i < catalog->ntables; i++)
         if (!(b->labels[i] = catalog_table_label(&catalog->tables[i])))
             return -1;
+    if (resolve_fk_targets(b) < 0)
+        return -1;
     for (size_t i = 0; i < catalog->ntables; i++)
         if (add_table_nodes(b, i) < 0 ||
             table_keys(&catalog->tables[i], i, &b->keys, &b->nkeys, &b->keys_cap) < 0)
@@ -710,6 +734,8 @@ json_t *graph_build(const struct catalog *catalog)
     for (size_t i = 0; b.labels && i < catalog->ntables; i++)
         free(b.labels[i]);
     free(b.labels);
+    free(b.fk_base);
+    free(b.fk_targets);
     free(b.keys);
     json_decref(b.nodes);
     json_decref(b.edges);
