@@ -47,16 +47,94 @@ static json_t *primary_key_json(const struct catalog_table *t)
     return pk;
 }
 
-static int same_table(const char *schema, const char *name, const struct catalog_table *t)
+/* A foreign key of the catalog, filed under the table it points at. */
+struct incoming {
+    const struct catalog_table *from;
+    const struct catalog_fk *fk;
+};
+
+/* Every foreign key of a catalog by the table it references: "referenced_by" of each table. */
+struct referenced_by {
+    struct incoming *refs; /* sorted by referenced (schema, name), then catalog order */
+    size_t n;
+};
+
+/* Orders (schema, name) pairs; a NULL schema is the empty one, as the registry stores it. */
+static int compare_name(const char *schema_a, const char *name_a, const char *schema_b,
+                        const char *name_b)
 {
-    return strcmp(schema ? schema : "", t->schema ? t->schema : "") == 0 &&
-           strcmp(name, t->name) == 0;
+    int d = strcmp(schema_a ? schema_a : "", schema_b ? schema_b : "");
+    return d ? d : strcmp(name_a, name_b);
+}
+
+static int compare_incoming(const void *pa, const void *pb)
+{
+    const struct incoming *a = pa, *b = pb;
+    int d = compare_name(a->fk->ref_schema, a->fk->ref_table, b->fk->ref_schema, b->fk->ref_table);
+    if (d)
+        return d;
+    /* Then catalog order (tables and their fks are arrays), as a scan of the catalog lists them. */
+    if (a->from != b->from)
+        return a->from < b->from ? -1 : 1;
+    return a->fk < b->fk ? -1 : a->fk > b->fk;
+}
+
+static int referenced_by_build(const struct catalog *c, struct referenced_by *index)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < c->ntables; k++)
+        n += c->tables[k].nfks;
+    index->refs = malloc((n ? n : 1) * sizeof(*index->refs));
+    index->n = 0;
+    if (!index->refs)
+        return -1;
+    for (size_t k = 0; k < c->ntables; k++)
+        for (size_t i = 0; i < c->tables[k].nfks; i++)
+            index->refs[index->n++] = (struct incoming){&c->tables[k], &c->tables[k].fks[i]};
+    qsort(index->refs, index->n, sizeof(*index->refs), compare_incoming);
+    return 0;
+}
+
+/* Where `ref` points relative to table `t`: <0, 0 (at `t`), >0. */
+static int compare_target(const struct incoming *ref, const struct catalog_table *t)
+{
+    return compare_name(ref->fk->ref_schema, ref->fk->ref_table, t->schema, t->name);
+}
+
+/* The first foreign key referencing `t`, if any: a lower bound in the sorted refs. */
+static size_t referenced_by_first(const struct referenced_by *index, const struct catalog_table *t)
+{
+    size_t lo = 0, hi = index->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_target(&index->refs[mid], t) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static json_t *referenced_by_json(const struct referenced_by *index, const struct catalog_table *t)
+{
+    json_t *in = json_array();
+    for (size_t i = referenced_by_first(index, t);
+         i < index->n && compare_target(&index->refs[i], t) == 0; i++) {
+        const struct catalog_table *other = index->refs[i].from;
+        const struct catalog_fk *fk = index->refs[i].fk;
+        json_array_append_new(in,
+                              json_pack("{s:s?, s:s?, s:s, s:o, s:o}", "name", fk->name,
+                                        "from_schema", other->schema, "from_table", other->name,
+                                        "from_columns", strings_json(fk->columns, fk->ncolumns),
+                                        "columns", strings_json(fk->ref_columns, fk->ncolumns)));
+    }
+    return in;
 }
 
 /* Keys, relations both ways, and indexes: what GET /table/<id> shows besides columns. */
-static json_t *table_profile_json(const struct catalog *c, const struct catalog_table *t)
+static json_t *table_profile_json(const struct referenced_by *index, const struct catalog_table *t)
 {
-    json_t *out = json_array(), *in = json_array(), *indexes = json_array();
+    json_t *out = json_array(), *indexes = json_array();
     for (size_t i = 0; i < t->nfks; i++) {
         const struct catalog_fk *fk = &t->fks[i];
         json_array_append_new(out,
@@ -64,19 +142,6 @@ static json_t *table_profile_json(const struct catalog *c, const struct catalog_
                                         strings_json(fk->columns, fk->ncolumns), "ref_schema",
                                         fk->ref_schema, "ref_table", fk->ref_table, "ref_columns",
                                         strings_json(fk->ref_columns, fk->ncolumns)));
-    }
-    for (size_t k = 0; k < c->ntables; k++) {
-        const struct catalog_table *other = &c->tables[k];
-        for (size_t i = 0; i < other->nfks; i++) {
-            const struct catalog_fk *fk = &other->fks[i];
-            if (!same_table(fk->ref_schema, fk->ref_table, t))
-                continue;
-            json_array_append_new(in, json_pack("{s:s?, s:s?, s:s, s:o, s:o}", "name", fk->name,
-                                                "from_schema", other->schema, "from_table",
-                                                other->name, "from_columns",
-                                                strings_json(fk->columns, fk->ncolumns), "columns",
-                                                strings_json(fk->ref_columns, fk->ncolumns)));
-        }
     }
     for (size_t i = 0; i < t->nindexes; i++) {
         const struct catalog_index *ix = &t->indexes[i];
@@ -86,8 +151,8 @@ static json_t *table_profile_json(const struct catalog *c, const struct catalog_
                                         strings_json(ix->columns, ix->ncolumns)));
     }
     return json_pack("{s:o, s:o, s:o, s:o, s:I}", "primary_key", primary_key_json(t),
-                     "foreign_keys", out, "referenced_by", in, "indexes", indexes, "sampled_rows",
-                     (json_int_t)t->sampled_rows);
+                     "foreign_keys", out, "referenced_by", referenced_by_json(index, t), "indexes",
+                     indexes, "sampled_rows", (json_int_t)t->sampled_rows);
 }
 
 static json_t *column_profile_json(const struct catalog_column *col)
@@ -105,45 +170,80 @@ static json_t *column_profile_json(const struct catalog_column *col)
                      p->min, "max", p->max, "top_values", top);
 }
 
-/* The id of the stored table (schema, name) of a connection, or "" when new. */
-static void existing_table_id(struct registry *registry, const char *connection_id,
-                              const struct catalog_table *t, char *id)
-{
-    sqlite3_stmt *stmt =
-        registry_prepare(registry, "SELECT id FROM db_tables WHERE connection_id = ? AND "
-                                   "schema_name = ? AND name = ?");
-    id[0] = '\0';
-    if (!stmt)
-        return;
-    registry_bind_text(stmt, 1, connection_id);
-    registry_bind_text(stmt, 2, t->schema ? t->schema : "");
-    registry_bind_text(stmt, 3, t->name);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        snprintf(id, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
-}
+/* What storing a catalog needs for each of its tables, prepared once per catalog. */
+struct store {
+    struct registry *registry;
+    const char *connection_id, *now;
+    struct referenced_by referenced_by;
+    sqlite3_stmt *find_table, *upsert_table, *upsert_column, *gone_columns;
+};
 
-static int store_table(struct registry *registry, const char *connection_id,
-                       const struct catalog *c, const struct catalog_table *t, const char *now,
-                       char *id)
+static int store_open(struct store *s)
 {
-    existing_table_id(registry, connection_id, t, id);
-    int is_new = id[0] == '\0';
-    if (is_new)
-        id_uuid4(id);
+    s->find_table = registry_prepare(s->registry, "SELECT id FROM db_tables WHERE connection_id = "
+                                                  "? AND schema_name = ? AND name = ?");
     /* A user's description and soft delete survive; what the database says is refreshed. */
-    sqlite3_stmt *stmt = registry_prepare(
-        registry,
+    s->upsert_table = registry_prepare(
+        s->registry,
         "INSERT INTO db_tables (id, connection_id, schema_name, name, kind, row_count, comment, "
         "role, generated_description, profile, created_at, updated_at, analyzed_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11) "
         "ON CONFLICT(id) DO UPDATE SET kind = ?5, row_count = ?6, comment = ?7, role = ?8, "
         "generated_description = ?9, profile = ?10, updated_at = ?11, analyzed_at = ?11, "
         "gone_at = NULL");
-    if (!stmt)
-        return -1;
+    s->upsert_column = registry_prepare(
+        s->registry,
+        "INSERT INTO db_columns (id, table_id, name, ordinal, data_type, nullable, default_value, "
+        "pk_position, comment, semantic_type, pii, generated_description, profile) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+        "ON CONFLICT(table_id, name) DO UPDATE SET ordinal = ?4, data_type = ?5, nullable = ?6, "
+        "default_value = ?7, pk_position = ?8, comment = ?9, semantic_type = ?10, pii = ?11, "
+        "generated_description = ?12, profile = ?13, gone_at = NULL");
+    s->gone_columns =
+        registry_prepare(s->registry, "UPDATE db_columns SET gone_at = ?2 WHERE table_id = ?1 "
+                                      "AND gone_at IS NULL AND name NOT IN "
+                                      "(SELECT value FROM json_each(?3))");
+    return s->find_table && s->upsert_table && s->upsert_column && s->gone_columns ? 0 : -1;
+}
+
+static void store_close(struct store *s)
+{
+    sqlite3_finalize(s->find_table);
+    sqlite3_finalize(s->upsert_table);
+    sqlite3_finalize(s->upsert_column);
+    sqlite3_finalize(s->gone_columns);
+    free(s->referenced_by.refs);
+}
+
+/* `stmt` ready for another use: no bound value of the last one may leak into this one. */
+static sqlite3_stmt *reuse(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return stmt;
+}
+
+/* The id of the stored table (schema, name) of the connection, or "" when new. */
+static void existing_table_id(struct store *s, const struct catalog_table *t, char *id)
+{
+    sqlite3_stmt *stmt = reuse(s->find_table);
+    id[0] = '\0';
+    registry_bind_text(stmt, 1, s->connection_id);
+    registry_bind_text(stmt, 2, t->schema ? t->schema : "");
+    registry_bind_text(stmt, 3, t->name);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        snprintf(id, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
+    sqlite3_reset(stmt); /* no read left open while the table is written */
+}
+
+static int store_table(struct store *s, const struct catalog_table *t, char *id)
+{
+    existing_table_id(s, t, id);
+    if (id[0] == '\0')
+        id_uuid4(id);
+    sqlite3_stmt *stmt = reuse(s->upsert_table);
     registry_bind_text(stmt, 1, id);
-    registry_bind_text(stmt, 2, connection_id);
+    registry_bind_text(stmt, 2, s->connection_id);
     registry_bind_text(stmt, 3, t->schema ? t->schema : "");
     registry_bind_text(stmt, 4, t->name);
     registry_bind_text(stmt, 5, catalog_kind_name(t->kind));
@@ -152,63 +252,49 @@ static int store_table(struct registry *registry, const char *connection_id,
     registry_bind_text(stmt, 7, t->comment);
     registry_bind_text(stmt, 8, t->role);
     registry_bind_text(stmt, 9, t->description);
-    bind_json(stmt, 10, table_profile_json(c, t));
-    registry_bind_text(stmt, 11, now);
-    int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(stmt);
-    return rc;
+    bind_json(stmt, 10, table_profile_json(&s->referenced_by, t));
+    registry_bind_text(stmt, 11, s->now);
+    return sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 }
 
-static int store_columns(struct registry *registry, const char *table_id,
-                         const struct catalog_table *t, const char *now)
+static int store_column(struct store *s, const char *table_id, const struct catalog_column *col)
 {
-    sqlite3_stmt *stmt = registry_prepare(
-        registry,
-        "INSERT INTO db_columns (id, table_id, name, ordinal, data_type, nullable, default_value, "
-        "pk_position, comment, semantic_type, pii, generated_description, profile) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
-        "ON CONFLICT(table_id, name) DO UPDATE SET ordinal = ?4, data_type = ?5, nullable = ?6, "
-        "default_value = ?7, pk_position = ?8, comment = ?9, semantic_type = ?10, pii = ?11, "
-        "generated_description = ?12, profile = ?13, gone_at = NULL");
-    sqlite3_stmt *gone =
-        registry_prepare(registry, "UPDATE db_columns SET gone_at = ?2 WHERE table_id = ?1 "
-                                   "AND gone_at IS NULL AND name NOT IN "
-                                   "(SELECT value FROM json_each(?3))");
-    int rc = stmt && gone ? 0 : -1;
+    char id[ID_UUID_LEN + 1];
+    id_uuid4(id);
+    sqlite3_stmt *stmt = reuse(s->upsert_column);
+    registry_bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 2, table_id);
+    registry_bind_text(stmt, 3, col->name);
+    sqlite3_bind_int(stmt, 4, col->ordinal);
+    registry_bind_text(stmt, 5, col->type);
+    if (col->nullable >= 0)
+        sqlite3_bind_int(stmt, 6, col->nullable);
+    registry_bind_text(stmt, 7, col->default_value);
+    sqlite3_bind_int(stmt, 8, col->pk_position);
+    registry_bind_text(stmt, 9, col->comment);
+    registry_bind_text(stmt, 10, col->semantic_type);
+    sqlite3_bind_int(stmt, 11, col->pii);
+    registry_bind_text(stmt, 12, col->description);
+    bind_json(stmt, 13, column_profile_json(col));
+    return sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+}
+
+static int store_columns(struct store *s, const char *table_id, const struct catalog_table *t)
+{
+    int rc = 0;
     json_t *names = json_array();
     for (size_t i = 0; rc == 0 && i < t->ncolumns; i++) {
-        const struct catalog_column *col = &t->columns[i];
-        char id[ID_UUID_LEN + 1];
-        id_uuid4(id);
-        sqlite3_reset(stmt);
-        registry_bind_text(stmt, 1, id);
-        registry_bind_text(stmt, 2, table_id);
-        registry_bind_text(stmt, 3, col->name);
-        sqlite3_bind_int(stmt, 4, col->ordinal);
-        registry_bind_text(stmt, 5, col->type);
-        if (col->nullable >= 0)
-            sqlite3_bind_int(stmt, 6, col->nullable);
-        else
-            sqlite3_bind_null(stmt, 6);
-        registry_bind_text(stmt, 7, col->default_value);
-        sqlite3_bind_int(stmt, 8, col->pk_position);
-        registry_bind_text(stmt, 9, col->comment);
-        registry_bind_text(stmt, 10, col->semantic_type);
-        sqlite3_bind_int(stmt, 11, col->pii);
-        registry_bind_text(stmt, 12, col->description);
-        bind_json(stmt, 13, column_profile_json(col));
-        rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
-        json_array_append_new(names, json_string(col->name));
+        rc = store_column(s, table_id, &t->columns[i]);
+        json_array_append_new(names, json_string(t->columns[i].name));
     }
     if (rc == 0) {
+        sqlite3_stmt *gone = reuse(s->gone_columns);
         registry_bind_text(gone, 1, table_id);
-        registry_bind_text(gone, 2, now);
+        registry_bind_text(gone, 2, s->now);
         bind_json(gone, 3, json_incref(names));
         rc = sqlite3_step(gone) == SQLITE_DONE ? 0 : -1;
     }
     json_decref(names);
-    sqlite3_finalize(stmt);
-    sqlite3_finalize(gone);
     return rc;
 }
 
@@ -230,6 +316,20 @@ static long mark_gone_tables(struct registry *registry, const char *connection_i
     return n;
 }
 
+/* Every table and column of `c`, and what is gone since; the ids of the stored tables in `kept`. */
+static long store_all(struct store *s, const struct catalog *c, json_t *kept)
+{
+    if (store_open(s) != 0 || referenced_by_build(c, &s->referenced_by) != 0)
+        return -1;
+    for (size_t i = 0; i < c->ntables; i++) {
+        char id[ID_UUID_LEN + 1];
+        if (store_table(s, &c->tables[i], id) != 0 || store_columns(s, id, &c->tables[i]) != 0)
+            return -1;
+        json_array_append_new(kept, json_string(id));
+    }
+    return mark_gone_tables(s->registry, s->connection_id, kept, s->now);
+}
+
 int tables_store_catalog(struct registry *registry, const char *connection_id,
                          const struct catalog *c, long *stored, long *gone)
 {
@@ -238,20 +338,15 @@ int tables_store_catalog(struct registry *registry, const char *connection_id,
     /* A savepoint: the caller may hold a transaction that also stores the snapshot. */
     if (exec(registry, "SAVEPOINT store_catalog") != 0)
         return TABLES_ERROR;
+    struct store s = {.registry = registry, .connection_id = connection_id, .now = now};
     json_t *kept = json_array();
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < c->ntables; i++) {
-        char id[ID_UUID_LEN + 1];
-        rc = store_table(registry, connection_id, c, &c->tables[i], now, id);
-        if (rc == 0)
-            rc = store_columns(registry, id, &c->tables[i], now);
-        json_array_append_new(kept, json_string(id));
-    }
-    long vanished = rc == 0 ? mark_gone_tables(registry, connection_id, kept, now) : -1;
+    long vanished = store_all(&s, c, kept);
     json_decref(kept);
-    if (rc != 0 || vanished < 0) {
+    if (vanished < 0)
         log_error("registry: storing tables of %s: %s", connection_id,
                   sqlite3_errmsg(registry_db(registry)));
+    store_close(&s);
+    if (vanished < 0) {
         exec(registry, "ROLLBACK TO store_catalog; RELEASE store_catalog");
         return TABLES_ERROR;
     }
