@@ -100,6 +100,14 @@ cmd_test() {
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-asan "ASan+UBSan build"
     run_fuzzers
+    # The SDK's example driver, built out of tree with its own Makefile as a third party would.
+    if (cd "$repo/build" && ctest -R sdk_example_make --output-on-failure >/dev/null 2>&1); then
+        echo "sdk example (out-of-tree make): passed"
+        passed=$((passed + 1))
+    else
+        echo "sdk example (out-of-tree make): FAILED"
+        failed=$((failed + 1))
+    fi
     echo
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
