@@ -50,27 +50,32 @@ void api_reply_conn_error(struct http_exchange *ex, int rc, const char *id)
     }
 }
 
-int api_check_connection(struct http_exchange *ex, const char *id, enum conn_visibility vis)
+json_t *api_connection_record(struct http_exchange *ex, const char *id, enum conn_visibility vis)
 {
     struct app *app = http_app(ex);
     if (!id_is_uuid(id)) {
         http_reply_error(ex, 404, "not_found", "connection %s not found", id ? id : "");
-        return -1;
+        return NULL;
     }
     int rc;
     json_t *record = connections_get(app->registry, id, vis, &rc);
     if (!record) {
         api_reply_conn_error(ex, rc, id);
-        return -1;
+        return NULL;
     }
-    const char *agent = json_string_value(json_object_get(record, "agent_id"));
-    int visible = api_agent_visible(ex, agent);
-    json_decref(record);
-    if (!visible) {
+    if (!api_agent_visible(ex, json_string_value(json_object_get(record, "agent_id")))) {
+        json_decref(record);
         http_reply_error(ex, 403, "forbidden", "connection %s belongs to another agent", id);
-        return -1;
+        return NULL;
     }
-    return 0;
+    return record;
+}
+
+int api_check_connection(struct http_exchange *ex, const char *id, enum conn_visibility vis)
+{
+    json_t *record = api_connection_record(ex, id, vis);
+    json_decref(record);
+    return record ? 0 : -1;
 }
 
 /* A positive whole number from the query, or the default. 0, or -1 after replying. */

@@ -30,6 +30,9 @@ int api_routes_add(struct router *router, const struct api_route *routes, size_t
  * 403 (another agent's).
  */
 int api_check_connection(struct http_exchange *exchange, const char *id, enum conn_visibility vis);
+/* The same check, returning the masked record (new reference), or NULL after replying. */
+json_t *api_connection_record(struct http_exchange *exchange, const char *id,
+                              enum conn_visibility vis);
 
 /* Closes the pooled connections of `connection_id` on a worker (closing can block). */
 void api_evict_pooled(struct http_exchange *exchange, const char *connection_id);

@@ -114,17 +114,9 @@ static void handle_test(struct http_exchange *ex)
 
 static void handle_get(struct http_exchange *ex)
 {
-    struct app *app = http_app(ex);
-    const char *id = http_param(ex, "id");
-    if (api_check_connection(ex, id, CONN_LIVE) != 0)
-        return;
-    int rc;
-    json_t *record = connections_get(app->registry, id, CONN_LIVE, &rc);
-    if (!record) {
-        api_reply_conn_error(ex, rc, id);
-        return;
-    }
-    http_reply_json(ex, 200, json_pack("{s:o}", "connection", record));
+    json_t *record = api_connection_record(ex, http_param(ex, "id"), CONN_LIVE);
+    if (record)
+        http_reply_json(ex, 200, json_pack("{s:o}", "connection", record));
 }
 
 static void list(struct http_exchange *ex, enum conn_visibility vis, const char *agent_id)

@@ -268,17 +268,9 @@ static void handle_update(struct http_exchange *ex)
 
 static void handle_get(struct http_exchange *ex)
 {
-    struct app *app = http_app(ex);
-    const char *id = http_param(ex, "id");
-    if (api_check_connection(ex, id, CONN_LIVE) != 0)
-        return;
-    int rc;
-    json_t *record = connections_get(app->registry, id, CONN_LIVE, &rc);
-    if (!record) {
-        api_reply_conn_error(ex, rc, id);
-        return;
-    }
-    http_reply_json(ex, 200, render(record));
+    json_t *record = api_connection_record(ex, http_param(ex, "id"), CONN_LIVE);
+    if (record)
+        http_reply_json(ex, 200, render(record));
 }
 
 static void handle_list(struct http_exchange *ex)

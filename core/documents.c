@@ -9,22 +9,6 @@
 
 #define DOCS_HASH_ALGORITHM "blake2b-256"
 
-static sqlite3_stmt *prepare(struct registry *registry, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(registry_db(registry), sql, -1, &stmt, NULL) != SQLITE_OK)
-        log_error("registry: %s", sqlite3_errmsg(registry_db(registry)));
-    return stmt;
-}
-
-static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt, idx);
-}
-
 /* Steps a statement that returns no rows and finalizes it; 0 or -1. */
 static int run(struct registry *registry, sqlite3_stmt *stmt)
 {
@@ -59,18 +43,19 @@ static const char *schema_or_empty(const char *schema)
 /* The id of the live document with `doc`'s key and hash, into `id_out`; 1 found, 0 not, -1. */
 static int find_unchanged(struct registry *registry, const struct document_in *doc, char *id_out)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT id FROM documents WHERE connection_id = ?1 AND "
-                                           "state = 'live' AND schema_name = ?2 AND table_name = "
-                                           "?3 AND kind = ?4 AND part = ?5 AND content_hash = ?6 "
-                                           "LIMIT 1");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT id FROM documents WHERE connection_id = ?1 AND "
+                                   "state = 'live' AND schema_name = ?2 AND table_name = "
+                                   "?3 AND kind = ?4 AND part = ?5 AND content_hash = ?6 "
+                                   "LIMIT 1");
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, doc->connection_id);
-    bind_text(stmt, 2, schema_or_empty(doc->schema));
-    bind_text(stmt, 3, doc->table);
-    bind_text(stmt, 4, doc->kind);
+    registry_bind_text(stmt, 1, doc->connection_id);
+    registry_bind_text(stmt, 2, schema_or_empty(doc->schema));
+    registry_bind_text(stmt, 3, doc->table);
+    registry_bind_text(stmt, 4, doc->kind);
     sqlite3_bind_int(stmt, 5, doc->part);
-    bind_text(stmt, 6, doc->content_hash);
+    registry_bind_text(stmt, 6, doc->content_hash);
     int rc = sqlite3_step(stmt);
     int found = rc == SQLITE_ROW;
     if (found)
@@ -82,20 +67,21 @@ static int find_unchanged(struct registry *registry, const struct document_in *d
 static int keep(struct registry *registry, const char *export_id, const char *id,
                 const char *metadata)
 {
-    sqlite3_stmt *stmt = prepare(registry, "INSERT OR REPLACE INTO document_keep (export_id, "
-                                           "document_id, metadata) VALUES (?, ?, ?)");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "INSERT OR REPLACE INTO document_keep (export_id, "
+                                   "document_id, metadata) VALUES (?, ?, ?)");
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, export_id);
-    bind_text(stmt, 2, id);
-    bind_text(stmt, 3, metadata);
+    registry_bind_text(stmt, 1, export_id);
+    registry_bind_text(stmt, 2, id);
+    registry_bind_text(stmt, 3, metadata);
     return run(registry, stmt);
 }
 
 static int insert_staged(struct registry *registry, const char *export_id,
                          const struct document_in *doc, const char *metadata, char *id_out)
 {
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry,
         "INSERT INTO documents (id, connection_id, schema_name, table_name, kind, part, format, "
         "title, content, content_hash, size, metadata, state, export_id, indexed, created_at, "
@@ -106,22 +92,22 @@ static int insert_staged(struct registry *registry, const char *export_id,
     char now[ID_TIME_LEN + 1];
     id_uuid4(id_out);
     id_time_now(now);
-    bind_text(stmt, 1, id_out);
-    bind_text(stmt, 2, doc->connection_id);
-    bind_text(stmt, 3, schema_or_empty(doc->schema));
-    bind_text(stmt, 4, doc->table);
-    bind_text(stmt, 5, doc->kind);
+    registry_bind_text(stmt, 1, id_out);
+    registry_bind_text(stmt, 2, doc->connection_id);
+    registry_bind_text(stmt, 3, schema_or_empty(doc->schema));
+    registry_bind_text(stmt, 4, doc->table);
+    registry_bind_text(stmt, 5, doc->kind);
     sqlite3_bind_int(stmt, 6, doc->part);
-    bind_text(stmt, 7, doc->format);
-    bind_text(stmt, 8, doc->title);
+    registry_bind_text(stmt, 7, doc->format);
+    registry_bind_text(stmt, 8, doc->title);
     /* Borrowed until the step below: no copy of a page that may be megabytes. */
     sqlite3_bind_text(stmt, 9, doc->content, (int)doc->content_len, SQLITE_STATIC);
-    bind_text(stmt, 10, doc->content_hash);
+    registry_bind_text(stmt, 10, doc->content_hash);
     sqlite3_bind_int64(stmt, 11, (sqlite3_int64)doc->content_len);
-    bind_text(stmt, 12, metadata);
-    bind_text(stmt, 13, export_id);
+    registry_bind_text(stmt, 12, metadata);
+    registry_bind_text(stmt, 13, export_id);
     sqlite3_bind_int(stmt, 14, doc->index_now ? 1 : 0);
-    bind_text(stmt, 15, now);
+    registry_bind_text(stmt, 15, now);
     return run(registry, stmt);
 }
 
@@ -144,13 +130,14 @@ int documents_stage(struct registry *registry, const char *export_id, const stru
 int documents_stage_table(struct registry *registry, const char *export_id, const char *schema,
                           const char *table)
 {
-    sqlite3_stmt *stmt = prepare(registry, "INSERT OR IGNORE INTO document_exports (export_id, "
-                                           "schema_name, table_name) VALUES (?, ?, ?)");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "INSERT OR IGNORE INTO document_exports (export_id, "
+                                   "schema_name, table_name) VALUES (?, ?, ?)");
     if (!stmt)
         return DOCS_ERROR;
-    bind_text(stmt, 1, export_id);
-    bind_text(stmt, 2, schema_or_empty(schema));
-    bind_text(stmt, 3, table);
+    registry_bind_text(stmt, 1, export_id);
+    registry_bind_text(stmt, 2, schema_or_empty(schema));
+    registry_bind_text(stmt, 3, table);
     return run(registry, stmt) == 0 ? DOCS_OK : DOCS_ERROR;
 }
 
@@ -165,12 +152,12 @@ int documents_stage_table(struct registry *registry, const char *export_id, cons
 static long swap_step(struct registry *registry, const char *sql, const char *export_id,
                       const char *connection_id, const char *now, int all_tables)
 {
-    sqlite3_stmt *stmt = prepare(registry, sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, sql);
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, export_id);
-    bind_text(stmt, 2, connection_id);
-    bind_text(stmt, 3, now);
+    registry_bind_text(stmt, 1, export_id);
+    registry_bind_text(stmt, 2, connection_id);
+    registry_bind_text(stmt, 3, now);
     sqlite3_bind_int(stmt, 4, all_tables);
     if (run(registry, stmt) != 0)
         return -1;
@@ -179,11 +166,11 @@ static long swap_step(struct registry *registry, const char *sql, const char *ex
 
 static long count_live(struct registry *registry, const char *connection_id)
 {
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry, "SELECT count(*) FROM documents WHERE connection_id = ? AND state = 'live'");
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, connection_id);
+    registry_bind_text(stmt, 1, connection_id);
     long n = sqlite3_step(stmt) == SQLITE_ROW ? (long)sqlite3_column_int64(stmt, 0) : -1;
     sqlite3_finalize(stmt);
     return n;
@@ -244,11 +231,11 @@ int documents_discard_stale(struct registry *registry, const char *export_id,
     snprintf(sql[1], sizeof(sql[1]), "DELETE FROM document_keep WHERE %s", stale_exports);
     snprintf(sql[2], sizeof(sql[2]), "DELETE FROM document_exports WHERE %s", stale_exports);
     for (int i = 0; i < 3; i++) {
-        sqlite3_stmt *stmt = prepare(registry, sql[i]);
+        sqlite3_stmt *stmt = registry_prepare(registry, sql[i]);
         if (!stmt)
             return DOCS_ERROR;
-        bind_text(stmt, 1, export_id);
-        bind_text(stmt, 2, connection_id);
+        registry_bind_text(stmt, 1, export_id);
+        registry_bind_text(stmt, 2, connection_id);
         if (run(registry, stmt) != 0)
             return DOCS_ERROR;
     }
@@ -261,10 +248,10 @@ static long batched(struct registry *registry, const char *sql, const char *conn
 {
     long total = 0;
     for (;;) {
-        sqlite3_stmt *stmt = prepare(registry, sql);
+        sqlite3_stmt *stmt = registry_prepare(registry, sql);
         if (!stmt)
             return -1;
-        bind_text(stmt, 1, connection_id);
+        registry_bind_text(stmt, 1, connection_id);
         sqlite3_bind_int(stmt, 2, batch > 0 ? batch : 1);
         if (run(registry, stmt) != 0)
             return -1;
@@ -352,18 +339,18 @@ static json_t *document_json(sqlite3_stmt *stmt, int with_content)
 
 static void bind_filter(sqlite3_stmt *stmt, const struct documents_filter *f)
 {
-    bind_text(stmt, 1, f->connection_id);
-    bind_text(stmt, 2, f->agent_id);
-    bind_text(stmt, 3, f->table);
-    bind_text(stmt, 4, f->kind);
+    registry_bind_text(stmt, 1, f->connection_id);
+    registry_bind_text(stmt, 2, f->agent_id);
+    registry_bind_text(stmt, 3, f->table);
+    registry_bind_text(stmt, 4, f->kind);
 }
 
 json_t *documents_list(struct registry *registry, const struct documents_filter *f)
 {
-    sqlite3_stmt *count = prepare(registry, "SELECT count(*)" LIST_WHERE);
-    sqlite3_stmt *stmt = prepare(registry, "SELECT " DOC_COLUMNS LIST_WHERE
-                                           " ORDER BY d.connection_id, d.schema_name, "
-                                           "d.table_name, d.part LIMIT ?5 OFFSET ?6");
+    sqlite3_stmt *count = registry_prepare(registry, "SELECT count(*)" LIST_WHERE);
+    sqlite3_stmt *stmt = registry_prepare(registry, "SELECT " DOC_COLUMNS LIST_WHERE
+                                                    " ORDER BY d.connection_id, d.schema_name, "
+                                                    "d.table_name, d.part LIMIT ?5 OFFSET ?6");
     json_t *page = NULL, *items = json_array();
     if (!count || !stmt || !items)
         goto out;
@@ -392,13 +379,13 @@ out:
 json_t *documents_get(struct registry *registry, const char *id, int *rc)
 {
     sqlite3_stmt *stmt =
-        prepare(registry, "SELECT " DOC_COLUMNS ", d.content FROM documents d "
-                          "JOIN connections c ON c.id = d.connection_id WHERE "
-                          "d.id = ? AND d.state = 'live' AND c.deleted_at IS NULL");
+        registry_prepare(registry, "SELECT " DOC_COLUMNS ", d.content FROM documents d "
+                                   "JOIN connections c ON c.id = d.connection_id WHERE "
+                                   "d.id = ? AND d.state = 'live' AND c.deleted_at IS NULL");
     *rc = DOCS_ERROR;
     if (!stmt)
         return NULL;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     json_t *doc = NULL;
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {
@@ -413,12 +400,13 @@ json_t *documents_get(struct registry *registry, const char *id, int *rc)
 
 int documents_connection(struct registry *registry, const char *id, char *out)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT d.connection_id FROM documents d JOIN "
-                                           "connections c ON c.id = d.connection_id WHERE d.id = "
-                                           "? AND d.state = 'live' AND c.deleted_at IS NULL");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT d.connection_id FROM documents d JOIN "
+                                   "connections c ON c.id = d.connection_id WHERE d.id = "
+                                   "? AND d.state = 'live' AND c.deleted_at IS NULL");
     if (!stmt)
         return DOCS_ERROR;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
         snprintf(out, ID_UUID_LEN + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
@@ -428,10 +416,11 @@ int documents_connection(struct registry *registry, const char *id, char *out)
 
 int documents_delete(struct registry *registry, const char *id)
 {
-    sqlite3_stmt *stmt = prepare(registry, "DELETE FROM documents WHERE id = ? AND state = 'live'");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "DELETE FROM documents WHERE id = ? AND state = 'live'");
     if (!stmt)
         return DOCS_ERROR;
-    bind_text(stmt, 1, id);
+    registry_bind_text(stmt, 1, id);
     if (run(registry, stmt) != 0)
         return DOCS_ERROR;
     return sqlite3_changes(registry_db(registry)) ? DOCS_OK : DOCS_NOT_FOUND;

@@ -21,22 +21,6 @@
 #define SEARCH_WEIGHT_WORDS "5.0"
 #define SEARCH_WEIGHT_BODY "1.0"
 
-static sqlite3_stmt *prepare(struct registry *registry, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(registry_db(registry), sql, -1, &stmt, NULL) != SQLITE_OK)
-        log_error("registry: search: %s", sqlite3_errmsg(registry_db(registry)));
-    return stmt;
-}
-
-static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt, idx);
-}
-
 static int exec(struct registry *registry, const char *sql)
 {
     char *msg = NULL;
@@ -214,14 +198,14 @@ static int insert_entry(struct meta_writer *w, const char *kind, const char *sch
     sqlite3_stmt *stmt = w->insert;
     sqlite3_reset(stmt);
     sqlite3_bind_int64(stmt, 1, w->next_rid--);
-    bind_text(stmt, 2, w->connection_id);
-    bind_text(stmt, 3, kind);
-    bind_text(stmt, 4, schema ? schema : "");
-    bind_text(stmt, 5, table);
-    bind_text(stmt, 6, column);
-    bind_text(stmt, 7, words ? words : "");
-    bind_text(stmt, 8, body ? body : "");
-    bind_text(stmt, 9, name);
+    registry_bind_text(stmt, 2, w->connection_id);
+    registry_bind_text(stmt, 3, kind);
+    registry_bind_text(stmt, 4, schema ? schema : "");
+    registry_bind_text(stmt, 5, table);
+    registry_bind_text(stmt, 6, column);
+    registry_bind_text(stmt, 7, words ? words : "");
+    registry_bind_text(stmt, 8, body ? body : "");
+    registry_bind_text(stmt, 9, name);
     free(name);
     if (sqlite3_step(stmt) != SQLITE_DONE) {
         log_error("registry: search entry: %s", sqlite3_errmsg(registry_db(w->registry)));
@@ -239,11 +223,11 @@ static char *user_description(struct meta_writer *w, const char *schema, const c
     if (!stmt)
         return NULL;
     sqlite3_reset(stmt);
-    bind_text(stmt, 1, w->connection_id);
-    bind_text(stmt, 2, schema ? schema : "");
-    bind_text(stmt, 3, table);
+    registry_bind_text(stmt, 1, w->connection_id);
+    registry_bind_text(stmt, 2, schema ? schema : "");
+    registry_bind_text(stmt, 3, table);
     if (column)
-        bind_text(stmt, 4, column);
+        registry_bind_text(stmt, 4, column);
     char *text = NULL;
     if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
         text = strdup((const char *)sqlite3_column_text(stmt, 0));
@@ -380,7 +364,7 @@ static int index_table(struct meta_writer *w, const json_t *t)
 static int first_free_rid(struct registry *registry, sqlite3_int64 *out)
 {
     sqlite3_stmt *stmt =
-        prepare(registry, "SELECT min(ifnull(min(rid), 0), 0) - 1 FROM search_meta");
+        registry_prepare(registry, "SELECT min(ifnull(min(rid), 0), 0) - 1 FROM search_meta");
     if (!stmt)
         return -1;
     int ok = sqlite3_step(stmt) == SQLITE_ROW;
@@ -392,10 +376,11 @@ static int first_free_rid(struct registry *registry, sqlite3_int64 *out)
 
 static int delete_entries(struct registry *registry, const char *connection_id)
 {
-    sqlite3_stmt *stmt = prepare(registry, "DELETE FROM search_meta WHERE connection_id = ?");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "DELETE FROM search_meta WHERE connection_id = ?");
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, connection_id);
+    registry_bind_text(stmt, 1, connection_id);
     int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(stmt);
     return rc;
@@ -403,15 +388,16 @@ static int delete_entries(struct registry *registry, const char *connection_id)
 
 static int record_state(struct registry *registry, const char *connection_id, int version)
 {
-    sqlite3_stmt *stmt = prepare(registry, "INSERT OR REPLACE INTO search_state (connection_id, "
-                                           "snapshot_version, updated_at) VALUES (?, ?, ?)");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "INSERT OR REPLACE INTO search_state (connection_id, "
+                                   "snapshot_version, updated_at) VALUES (?, ?, ?)");
     if (!stmt)
         return -1;
     char now[ID_TIME_LEN + 1];
     id_time_now(now);
-    bind_text(stmt, 1, connection_id);
+    registry_bind_text(stmt, 1, connection_id);
     sqlite3_bind_int(stmt, 2, version);
-    bind_text(stmt, 3, now);
+    registry_bind_text(stmt, 3, now);
     int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(stmt);
     return rc;
@@ -424,14 +410,17 @@ int search_index_tables(struct registry *registry, const char *connection_id, in
     int rc = -1;
     if (exec(registry, "BEGIN IMMEDIATE") != 0)
         return SEARCH_ERROR;
-    w.insert = prepare(registry, "INSERT INTO search_meta (rid, connection_id, kind, schema_name, "
-                                 "table_name, column_name, words, body, name) VALUES (?, ?, ?, ?, "
-                                 "?, ?, ?, ?, ?)");
-    w.user_table = prepare(registry, "SELECT description FROM db_tables WHERE connection_id = ? "
-                                     "AND schema_name = ? AND name = ? AND deleted_at IS NULL");
-    w.user_column = prepare(registry, "SELECT c.description FROM db_columns c JOIN db_tables t ON "
-                                      "t.id = c.table_id WHERE t.connection_id = ? AND "
-                                      "t.schema_name = ? AND t.name = ? AND c.name = ?");
+    w.insert = registry_prepare(registry,
+                                "INSERT INTO search_meta (rid, connection_id, kind, schema_name, "
+                                "table_name, column_name, words, body, name) VALUES (?, ?, ?, ?, "
+                                "?, ?, ?, ?, ?)");
+    w.user_table =
+        registry_prepare(registry, "SELECT description FROM db_tables WHERE connection_id = ? "
+                                   "AND schema_name = ? AND name = ? AND deleted_at IS NULL");
+    w.user_column =
+        registry_prepare(registry, "SELECT c.description FROM db_columns c JOIN db_tables t ON "
+                                   "t.id = c.table_id WHERE t.connection_id = ? AND "
+                                   "t.schema_name = ? AND t.name = ? AND c.name = ?");
     if (!w.insert || delete_entries(registry, connection_id) != 0 ||
         first_free_rid(registry, &w.next_rid) != 0)
         goto out;
@@ -457,7 +446,7 @@ out:
 
 int search_sync(struct registry *registry, int max_connections)
 {
-    sqlite3_stmt *stmt = prepare(
+    sqlite3_stmt *stmt = registry_prepare(
         registry, "SELECT c.id, s.version FROM connections c JOIN (SELECT connection_id, "
                   "max(version) AS version FROM snapshots GROUP BY connection_id) s ON "
                   "s.connection_id = c.id LEFT JOIN search_state st ON st.connection_id = c.id "
@@ -673,12 +662,13 @@ static json_t *column_or_null(sqlite3_stmt *stmt, int col)
 /* The snippet of one result: the best stretch of its text, matched words in ** **. */
 static json_t *snippet(struct registry *registry, const char *match, sqlite3_int64 rowid)
 {
-    sqlite3_stmt *stmt = prepare(registry, "SELECT snippet(search_fts, 2, '**', '**', '…', 24) "
-                                           "FROM search_fts WHERE search_fts MATCH ?1 AND rowid = "
-                                           "?2");
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "SELECT snippet(search_fts, 2, '**', '**', '…', 24) "
+                                   "FROM search_fts WHERE search_fts MATCH ?1 AND rowid = "
+                                   "?2");
     json_t *text = NULL;
     if (stmt) {
-        bind_text(stmt, 1, match);
+        registry_bind_text(stmt, 1, match);
         sqlite3_bind_int64(stmt, 2, rowid);
         if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
             text = json_string((const char *)sqlite3_column_text(stmt, 0));
@@ -715,12 +705,12 @@ static json_t *result_json(struct registry *registry, sqlite3_stmt *stmt, const 
 static int run_match(struct registry *registry, const struct search_request *req, const char *match,
                      json_t *results, long *total)
 {
-    sqlite3_stmt *stmt = prepare(registry, search_sql);
+    sqlite3_stmt *stmt = registry_prepare(registry, search_sql);
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, match);
-    bind_text(stmt, 2, req->connection_id);
-    bind_text(stmt, 3, req->agent_id);
+    registry_bind_text(stmt, 1, match);
+    registry_bind_text(stmt, 2, req->connection_id);
+    registry_bind_text(stmt, 3, req->agent_id);
     sqlite3_bind_int(stmt, 4, req->limit);
     int rc;
     *total = 0;
