@@ -66,7 +66,10 @@ static int parse_body(struct http_exchange *ex, const json_t *body, struct text2
     return r->question ? 0 : -1;
 }
 
-/* The latest snapshot, graph and samples, and the clear connection. 0, or -1 after replying. */
+/*
+ * The version to use and the clear connection; the snapshot itself (megabytes
+ * on a large schema) is read and parsed on the worker. 0, or -1 after replying.
+ */
 static int gather(struct http_exchange *ex, const char *id, struct text2sql_request *r)
 {
     struct app *app = http_app(ex);
@@ -78,10 +81,7 @@ static int gather(struct http_exchange *ex, const char *id, struct text2sql_requ
                          id, id);
         return -1;
     }
-    r->snapshot = snapshots_get(app->registry, id, r->version, SNAPSHOT_SEMANTIC);
-    r->graph = snapshots_get(app->registry, id, r->version, SNAPSHOT_GRAPH);
-    r->samples = snapshots_get(app->registry, id, r->version, SNAPSHOT_SAMPLES);
-    if (r->version < 0 || !r->snapshot ||
+    if (r->version < 0 ||
         connections_load_state(app->registry, app->secrets, id, &r->state) != CONN_OK) {
         http_reply_error(ex, 500, "internal", "cannot read the connection's analysis");
         return -1;

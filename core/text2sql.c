@@ -15,6 +15,8 @@
 #include "loader.h"
 #include "pool.h"
 #include "probe.h"
+#include "registry.h"
+#include "snapshots.h"
 #include "sqlsafety.h"
 #include "t2s.h"
 
@@ -445,8 +447,24 @@ static void run_with_target(struct text2sql_request *r, struct target *t,
     candidate_clear(&c);
 }
 
+/* The analysis the request works from, read with the worker's own registry handle. */
+static int load_analysis(struct text2sql_request *r)
+{
+    struct registry *registry = registry_thread();
+    if (!registry)
+        return -1;
+    r->snapshot = snapshots_get(registry, r->connection_id, r->version, SNAPSHOT_SEMANTIC);
+    r->graph = snapshots_get(registry, r->connection_id, r->version, SNAPSHOT_GRAPH);
+    r->samples = snapshots_get(registry, r->connection_id, r->version, SNAPSHOT_SAMPLES);
+    return r->snapshot ? 0 : -1;
+}
+
 void text2sql_run(struct text2sql_request *r)
 {
+    if (load_analysis(r) != 0) {
+        fail(r, 500, "internal", "cannot read the connection's analysis");
+        return;
+    }
     struct target t = {loader_find(r->state.database_type), NULL, 0};
     if (!t.driver) {
         fail(r, 422, "unsupported_database_type", "no loaded driver serves %s",

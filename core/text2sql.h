@@ -23,7 +23,7 @@ struct text2sql_request {
     long result_limit;
     int engine; /* enum text2sql_engine */
     int version;
-    json_t *snapshot, *graph, *samples; /* owned */
+    json_t *snapshot, *graph, *samples; /* owned; loaded on the worker */
     struct conn_state state;            /* clear URL and params, for the pool */
     const struct app *app;
     /* The outcome, filled on the worker. */
