@@ -13,6 +13,7 @@
 #include "http.h"
 #include "ids.h"
 #include "loader.h"
+#include "registry.h"
 #include "router.h"
 #include "snapshots.h"
 
@@ -179,9 +180,41 @@ static void handle_snapshot(struct http_exchange *ex)
     reply_stored(ex, SNAPSHOT_SEMANTIC, "snapshot");
 }
 
+/* A diagram of a stored graph: parsing and rendering a large one is worker work. */
+struct diagram {
+    char connection_id[ID_UUID_LEN + 1];
+    int version;
+    int mermaid;
+    char *text; /* the result, or NULL */
+};
+
+static void diagram_run(void *arg)
+{
+    struct diagram *d = arg;
+    struct registry *registry = registry_thread();
+    json_t *graph =
+        registry ? snapshots_get(registry, d->connection_id, d->version, SNAPSHOT_GRAPH) : NULL;
+    if (graph)
+        d->text = d->mermaid ? graph_to_mermaid(graph) : graph_to_dot(graph);
+    json_decref(graph);
+}
+
+static void diagram_done(struct http_exchange *ex, void *arg)
+{
+    struct diagram *d = arg;
+    if (d->text)
+        http_reply_text(ex, 200,
+                        d->mermaid ? "text/vnd.mermaid; charset=utf-8"
+                                   : "text/vnd.graphviz; charset=utf-8",
+                        d->text);
+    else
+        http_reply_error(ex, 500, "internal", "cannot render the graph of version %d", d->version);
+    free(d->text);
+    free(d);
+}
+
 static void handle_graph(struct http_exchange *ex)
 {
-    struct app *app = http_app(ex);
     const char *format = http_query(ex, "format");
     if (format && strcmp(format, "json") && strcmp(format, "mermaid") && strcmp(format, "dot")) {
         http_reply_error(ex, 422, "invalid_query", "`format` must be json, mermaid or dot");
@@ -192,24 +225,18 @@ static void handle_graph(struct http_exchange *ex)
         return;
     }
     int version = served_version(ex);
-    json_t *graph =
-        version < 0 ? NULL
-                    : snapshots_get(app->registry, http_param(ex, "id"), version, SNAPSHOT_GRAPH);
-    if (version >= 0 && !graph)
-        http_reply_error(ex, 404, "not_found", "snapshot version %d not found", version);
-    if (!graph)
+    if (version < 0)
         return;
-    int mermaid = strcmp(format, "mermaid") == 0;
-    char *text = mermaid ? graph_to_mermaid(graph) : graph_to_dot(graph);
-    json_decref(graph);
-    if (!text) {
-        http_reply_error(ex, 500, "internal", "cannot render the graph");
+    struct diagram *d = calloc(1, sizeof(*d));
+    if (!d) {
+        http_reply_error(ex, 500, "internal", "out of memory");
         return;
     }
-    http_reply_text(
-        ex, 200, mermaid ? "text/vnd.mermaid; charset=utf-8" : "text/vnd.graphviz; charset=utf-8",
-        text);
-    free(text);
+    snprintf(d->connection_id, sizeof(d->connection_id), "%s", http_param(ex, "id"));
+    d->version = version;
+    d->mermaid = strcmp(format, "mermaid") == 0;
+    if (http_defer(ex, diagram_run, diagram_done, d) != 0)
+        free(d);
 }
 
 static void handle_samples(struct http_exchange *ex)
