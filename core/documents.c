@@ -78,13 +78,29 @@ static int keep(struct registry *registry, const char *export_id, const char *id
     return run(registry, stmt);
 }
 
-static int insert_staged(struct registry *registry, const char *export_id,
-                         const struct document_in *doc, const char *metadata, char *id_out)
+/* The content first: its seq is the document's (and the search index's rowid). */
+static int insert_content(struct registry *registry, const struct document_in *doc,
+                          sqlite3_int64 *seq)
+{
+    sqlite3_stmt *stmt =
+        registry_prepare(registry, "INSERT INTO document_content (content) VALUES (?)");
+    if (!stmt)
+        return -1;
+    /* Borrowed until the step: no copy of a page that may be megabytes. */
+    sqlite3_bind_text(stmt, 1, doc->content, (int)doc->content_len, SQLITE_STATIC);
+    if (run(registry, stmt) != 0)
+        return -1;
+    *seq = sqlite3_last_insert_rowid(registry_db(registry));
+    return 0;
+}
+
+static int insert_document(struct registry *registry, const char *export_id,
+                           const struct document_in *doc, sqlite3_int64 seq, char *id_out)
 {
     sqlite3_stmt *stmt = registry_prepare(
         registry,
-        "INSERT INTO documents (id, connection_id, schema_name, table_name, kind, part, format, "
-        "title, content, content_hash, size, metadata, state, export_id, indexed, created_at, "
+        "INSERT INTO documents (seq, id, connection_id, schema_name, table_name, kind, part, "
+        "format, title, content_hash, size, metadata, state, export_id, indexed, created_at, "
         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'staged', ?13, "
         "?14, ?15, ?15)");
     if (!stmt)
@@ -92,23 +108,37 @@ static int insert_staged(struct registry *registry, const char *export_id,
     char now[ID_TIME_LEN + 1];
     id_uuid4(id_out);
     id_time_now(now);
-    registry_bind_text(stmt, 1, id_out);
-    registry_bind_text(stmt, 2, doc->connection_id);
-    registry_bind_text(stmt, 3, schema_or_empty(doc->schema));
-    registry_bind_text(stmt, 4, doc->table);
-    registry_bind_text(stmt, 5, doc->kind);
-    sqlite3_bind_int(stmt, 6, doc->part);
-    registry_bind_text(stmt, 7, doc->format);
-    registry_bind_text(stmt, 8, doc->title);
-    /* Borrowed until the step below: no copy of a page that may be megabytes. */
-    sqlite3_bind_text(stmt, 9, doc->content, (int)doc->content_len, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 1, seq);
+    registry_bind_text(stmt, 2, id_out);
+    registry_bind_text(stmt, 3, doc->connection_id);
+    registry_bind_text(stmt, 4, schema_or_empty(doc->schema));
+    registry_bind_text(stmt, 5, doc->table);
+    registry_bind_text(stmt, 6, doc->kind);
+    sqlite3_bind_int(stmt, 7, doc->part);
+    registry_bind_text(stmt, 8, doc->format);
+    registry_bind_text(stmt, 9, doc->title);
     registry_bind_text(stmt, 10, doc->content_hash);
     sqlite3_bind_int64(stmt, 11, (sqlite3_int64)doc->content_len);
-    registry_bind_text(stmt, 12, metadata);
+    registry_bind_text(stmt, 12, doc->metadata);
     registry_bind_text(stmt, 13, export_id);
     sqlite3_bind_int(stmt, 14, doc->index_now ? 1 : 0);
     registry_bind_text(stmt, 15, now);
     return run(registry, stmt);
+}
+
+/* The content and its document together or neither, inside a caller's transaction or not. */
+static int insert_staged(struct registry *registry, const char *export_id,
+                         const struct document_in *doc, char *id_out)
+{
+    sqlite3_int64 seq;
+    if (exec(registry, "SAVEPOINT stage") != 0)
+        return -1;
+    if (insert_content(registry, doc, &seq) == 0 &&
+        insert_document(registry, export_id, doc, seq, id_out) == 0)
+        return exec(registry, "RELEASE stage");
+    exec(registry, "ROLLBACK TO stage");
+    exec(registry, "RELEASE stage");
+    return -1;
 }
 
 int documents_stage(struct registry *registry, const char *export_id, const struct document_in *doc,
@@ -122,7 +152,7 @@ int documents_stage(struct registry *registry, const char *export_id, const stru
         *kept = 1;
         rc = keep(registry, export_id, id_out, doc->metadata);
     } else if (rc == 0) {
-        rc = insert_staged(registry, export_id, doc, doc->metadata, id_out);
+        rc = insert_staged(registry, export_id, doc, id_out);
     }
     return rc == 0 ? DOCS_OK : DOCS_ERROR;
 }
@@ -379,8 +409,9 @@ out:
 json_t *documents_get(struct registry *registry, const char *id, int *rc)
 {
     sqlite3_stmt *stmt =
-        registry_prepare(registry, "SELECT " DOC_COLUMNS ", d.content FROM documents d "
-                                   "JOIN connections c ON c.id = d.connection_id WHERE "
+        registry_prepare(registry, "SELECT " DOC_COLUMNS ", t.content FROM documents d "
+                                   "JOIN connections c ON c.id = d.connection_id "
+                                   "JOIN document_content t ON t.seq = d.seq WHERE "
                                    "d.id = ? AND d.state = 'live' AND c.deleted_at IS NULL");
     *rc = DOCS_ERROR;
     if (!stmt)

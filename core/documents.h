@@ -10,9 +10,14 @@
  * documents live, every other live document of the exported tables retired.
  * Retired documents are deleted in small batches by documents_collect.
  *
- * Every function runs on the thread that owns `registry`. None of them
- * holds the write lock for long: staging is one short transaction per
- * document, collection and indexing are batched.
+ * A document's content is a row of its own (document_content, under the
+ * document's seq), written once when it is staged: the swap and the search
+ * indexing update the small document rows only.
+ *
+ * Every function runs on the thread that owns `registry`. Staging runs in
+ * the caller's transaction when there is one (an export batches pages);
+ * collection and indexing are batched, so no call holds the write lock for
+ * long.
  */
 #ifndef QUARRY_DOCUMENTS_H
 #define QUARRY_DOCUMENTS_H

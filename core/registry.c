@@ -215,6 +215,44 @@ static const char *const migrations[] = {
     "  INSERT INTO search_fts(search_fts, rowid, name, words, body)"
     "    VALUES ('delete', old.rid, old.name, old.words, old.body);"
     "END;",
+    /*
+     * 4: a document's content in a table of its own, under the document's
+     * seq. Updating a row rewrites all of it, overflow pages included: with
+     * the content inline, the swap that makes an export live ('staged' to
+     * 'live') wrote every page of every document into the WAL a second time,
+     * and marking them indexed read them all again. Content is written once,
+     * before its document, and never updated; deleting a document deletes
+     * its content (after taking it out of the search index).
+     */
+    "DROP TRIGGER documents_index;"
+    "DROP TRIGGER documents_index_later;"
+    "DROP TRIGGER documents_unindex;"
+    "DROP TRIGGER documents_reindex;"
+    "DROP VIEW search_content;"
+    "CREATE TABLE document_content ("
+    "  seq INTEGER PRIMARY KEY," /* documents.seq */
+    "  content TEXT NOT NULL"
+    ");"
+    "INSERT INTO document_content (seq, content) SELECT seq, content FROM documents;"
+    "ALTER TABLE documents DROP COLUMN content;"
+    "CREATE VIEW search_content AS"
+    "  SELECT seq AS rid, '' AS name, '' AS words, content AS body FROM document_content"
+    "  UNION ALL SELECT rid, name, words, body FROM search_meta;"
+    "CREATE TRIGGER documents_index AFTER INSERT ON documents WHEN new.indexed = 1 BEGIN"
+    "  INSERT INTO search_fts(rowid, name, words, body)"
+    "    SELECT seq, '', '', content FROM document_content WHERE seq = new.seq;"
+    "END;"
+    "CREATE TRIGGER documents_index_later AFTER UPDATE OF indexed ON documents"
+    "  WHEN new.indexed = 1 AND old.indexed = 0 BEGIN"
+    "  INSERT INTO search_fts(rowid, name, words, body)"
+    "    SELECT seq, '', '', content FROM document_content WHERE seq = new.seq;"
+    "END;"
+    "CREATE TRIGGER documents_drop AFTER DELETE ON documents BEGIN"
+    "  INSERT INTO search_fts(search_fts, rowid, name, words, body)"
+    "    SELECT 'delete', seq, '', '', content FROM document_content"
+    "    WHERE seq = old.seq AND old.indexed = 1;"
+    "  DELETE FROM document_content WHERE seq = old.seq;"
+    "END;",
 };
 
 int registry_migrations_known(void)

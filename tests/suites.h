@@ -35,7 +35,8 @@
     X(t2s)                                                                                         \
     X(t2s_accuracy)                                                                                \
     X(t2s_dialects)                                                                                \
-    X(auth)
+    X(auth)                                                                                        \
+    X(registry_upgrade)
 
 #define QUARRY_DECLARE_AREA(name) void register_##name##_tests(void);
 QUARRY_TEST_AREAS(QUARRY_DECLARE_AREA)
