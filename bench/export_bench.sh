@@ -15,7 +15,9 @@
 #   task    POST to the task's `succeeded`, as a client sees it, which adds
 #           the full-text indexing of every page for search
 #   peak    quarryd's peak RSS (VmHWM) at the end of the run
-# Ratios are rows/s divided by COPY's rows/s (median of RUNS each).
+# COPY runs once before every export, so that each export has a reference
+# measured moments before it: a ratio is the median over the runs of the
+# export's rows/s over its own COPY's (load on a shared machine drifts).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,15 +61,14 @@ fi
 now() { date +%s.%N; }
 median() { python3 -c 'import sys, statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-# The reference: COPY out, through psql, to nowhere.
-copy_times=()
-for _ in $(seq "$runs"); do
+# The reference: COPY out, through psql, to nowhere. Prints its seconds.
+copy_once() {
+    local t0 t1
     t0=$(now)
     psql -X -q "$url" -c "\\copy $table to stdout" >/dev/null
     t1=$(now)
-    copy_times+=("$(python3 -c "print($t1 - $t0)")")
-done
-copy_s=$(median "${copy_times[@]}")
+    python3 -c "print('%.3f' % ($t1 - $t0))"
+}
 
 work=$(mktemp -d /tmp/quarry-export-bench-XXXXXX)
 pid=""
@@ -119,15 +120,21 @@ export_once() {
 }
 
 rate() { python3 -c "print('%.0f' % ($rows / $1))"; }
-ratio() { python3 -c "print('%.2f' % (($rows / $1) / ($rows / $copy_s)))"; }
+# The median of export_i / copy_i as rates: copy_i / export_i.
+ratio() {
+    python3 -c 'import sys, statistics; c, e = sys.argv[1].split(), sys.argv[2].split(); print("%.2f" % statistics.median(float(a) / float(b) for a, b in zip(c, e)))' "$1" "$2"
+}
 
 echo "table $table: $rows rows; $runs runs each; quarryd $quarryd"
 echo
 printf '%-24s %9s %11s %6s %9s %11s %6s %8s\n' case "export s" "rows/s" ratio "task s" "rows/s" ratio "peak MB"
-printf '%-24s %9s %11s %6s\n' "psql \\copy to stdout" "$copy_s" "$(rate "$copy_s")" 1.00
+copies=()
 for format in jsonl markdown; do
-    exports=() tasks=() peak=0
+    exports=() tasks=() ref=() peak=0
     for r in $(seq "$runs"); do
+        c=$(copy_once)
+        copies+=("$c")
+        ref+=("$c")
         start_quarryd "$work/$format-$r"
         out=$(export_once "$format") || exit 1
         read -r e t <<<"$out"
@@ -139,12 +146,17 @@ for format in jsonl markdown; do
     done
     e=$(median "${exports[@]}")
     t=$(median "${tasks[@]}")
-    printf '%-24s %9s %11s %6s %9s %11s %6s %8s\n' "$format, first export" "$e" "$(rate "$e")" "$(ratio "$e")" \
-        "$t" "$(rate "$t")" "$(ratio "$t")" "$((peak / 1024))"
+    printf '%-24s %9s %11s %6s %9s %11s %6s %8s\n' "$format, first export" "$e" "$(rate "$e")" \
+        "$(ratio "${ref[*]}" "${exports[*]}")" "$t" "$(rate "$t")" "$(ratio "${ref[*]}" "${tasks[*]}")" \
+        "$((peak / 1024))"
+    c=$(copy_once)
+    copies+=("$c")
     out=$(export_once "$format") || exit 1
     read -r e t <<<"$out"
     p=$(peak_kb)
-    printf '%-24s %9s %11s %6s %9s %11s %6s %8s\n' "$format, unchanged again" "$e" "$(rate "$e")" "$(ratio "$e")" \
-        "$t" "$(rate "$t")" "$(ratio "$t")" "$((p / 1024))"
+    printf '%-24s %9s %11s %6s %9s %11s %6s %8s\n' "$format, unchanged again" "$e" "$(rate "$e")" \
+        "$(ratio "$c" "$e")" "$t" "$(rate "$t")" "$(ratio "$c" "$t")" "$((p / 1024))"
     stop_quarryd
 done
+c=$(median "${copies[@]}")
+printf '%-24s %9s %11s %6s   (median of %d, one before each export)\n' "psql \\copy to stdout" "$c" "$(rate "$c")" 1.00 "${#copies[@]}"

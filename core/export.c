@@ -37,7 +37,13 @@
 #define EXPORT_COLLECT_BATCH 32
 #define EXPORT_RESULT_TABLES_MAX 1000
 #define EXPORT_PROGRESS_EVERY_MS 250
-#define EXPORT_QUEUE_DEPTH 2 /* pages read ahead of the registry writer */
+/*
+ * Pages read ahead of the registry writer: enough for the reader to go on
+ * while the writer checkpoints (a copy of EXPORT_CHECKPOINT_BYTES), little
+ * enough to keep memory a few megabytes.
+ */
+#define EXPORT_QUEUE_PAGES 64
+#define EXPORT_QUEUE_BYTES (8u << 20)
 /*
  * The writer stores pages in transactions of up to this many bytes: each
  * commit writes the b-tree pages it touched (the table's and its indexes'
@@ -414,9 +420,10 @@ static void add_value(struct cell_writer *cw, struct text *out, const struct qua
 /*
  * Hashing a page and writing it to the registry take about as long as
  * reading and formatting it, so a thread of the export's own does the
- * storing while the source is read. At most EXPORT_QUEUE_DEPTH pages wait,
- * so memory stays a few pages. Without a thread (it could not start), the
- * reader stores each page itself.
+ * storing while the source is read. At most EXPORT_QUEUE_PAGES pages of
+ * EXPORT_QUEUE_BYTES in all wait (one page of any size may), so memory
+ * stays bounded. Without a thread (it could not start), the reader stores
+ * each page itself.
  */
 
 /* A document on its way to the registry; owns its strings. */
@@ -428,6 +435,7 @@ struct pending_doc {
     const char *kind, *format;  /* static */
     int part;
     int index_now;
+    char hash[65]; /* of the content, hex */
 };
 
 struct stager {
@@ -439,8 +447,9 @@ struct stager {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t changed;
-    struct pending_doc *queue[EXPORT_QUEUE_DEPTH];
+    struct pending_doc *queue[EXPORT_QUEUE_PAGES];
     size_t head, count;
+    size_t queued_bytes;
     int closing;
     atomic_int failed;
     int in_txn;               /* the writer's: a transaction is open */
@@ -468,8 +477,7 @@ static void hash_hex(const char *data, size_t len, char out[65])
 
 static int store(struct stager *st, const struct pending_doc *p)
 {
-    char hash[65], id[ID_UUID_LEN + 1];
-    hash_hex(p->content, p->len, hash);
+    char id[ID_UUID_LEN + 1];
     struct document_in doc = {.connection_id = st->connection_id,
                               .schema = p->schema,
                               .table = p->table,
@@ -479,7 +487,7 @@ static int store(struct stager *st, const struct pending_doc *p)
                               .title = p->title,
                               .content = p->content,
                               .content_len = p->len,
-                              .content_hash = hash,
+                              .content_hash = p->hash,
                               .metadata = p->metadata,
                               .index_now = p->index_now};
     int kept;
@@ -567,8 +575,9 @@ static void *writer_main(void *arg)
             return NULL;
         }
         struct pending_doc *p = st->queue[st->head];
-        st->head = (st->head + 1) % EXPORT_QUEUE_DEPTH;
+        st->head = (st->head + 1) % EXPORT_QUEUE_PAGES;
         st->count--;
+        st->queued_bytes -= p->len;
         pthread_cond_broadcast(&st->changed);
         pthread_mutex_unlock(&st->mu);
         /* After a failure the queue still drains, so that a waiting reader wakes. */
@@ -614,6 +623,8 @@ static void stager_start(struct stager *st, struct registry *job_registry, const
 /* Hands `p` over (also on failure). 0, or -1 once storing has failed. */
 static int stager_submit(struct stager *st, struct pending_doc *p)
 {
+    /* Hashed here, on the reading thread: storing is the larger share of the work. */
+    hash_hex(p->content, p->len, p->hash);
     if (!st->threaded) {
         if (!atomic_load(&st->failed) && store(st, p) != 0)
             atomic_store(&st->failed, 1);
@@ -621,12 +632,15 @@ static int stager_submit(struct stager *st, struct pending_doc *p)
         return atomic_load(&st->failed) ? -1 : 0;
     }
     pthread_mutex_lock(&st->mu);
-    while (st->count == EXPORT_QUEUE_DEPTH && !atomic_load(&st->failed))
+    while ((st->count == EXPORT_QUEUE_PAGES ||
+            (st->count > 0 && st->queued_bytes + p->len > EXPORT_QUEUE_BYTES)) &&
+           !atomic_load(&st->failed))
         pthread_cond_wait(&st->changed, &st->mu);
     int failed = atomic_load(&st->failed);
     if (!failed) {
-        st->queue[(st->head + st->count) % EXPORT_QUEUE_DEPTH] = p;
+        st->queue[(st->head + st->count) % EXPORT_QUEUE_PAGES] = p;
         st->count++;
+        st->queued_bytes += p->len;
         pthread_cond_broadcast(&st->changed);
     }
     pthread_mutex_unlock(&st->mu);
@@ -973,14 +987,28 @@ static char *select_all(const struct export_run *run, const struct catalog_table
     return sql;
 }
 
+/*
+ * Every row of `t` into `sink`: through the driver's scan, its bulk path
+ * for whole tables, or else `SELECT *` (a find) through execute.
+ */
+static int read_table(const struct export_run *run, const struct catalog_table *t,
+                      const struct quarry_ctx *ctx, const struct quarry_row_sink *sink,
+                      struct quarry_error *err)
+{
+    struct quarry_conn *conn = pool_lease_conn(run->lease);
+    if (run->driver->scan)
+        return run->driver->scan(conn, ctx, t->schema, t->name, sink, err);
+    char *statement = select_all(run, t);
+    if (!statement)
+        return host_services()->error_set(err, QUARRY_ERR_NOMEM, NULL, 0, "out of memory");
+    int rc = run->driver->execute(conn, ctx, statement, sink, err);
+    free(statement);
+    return rc;
+}
+
 /* Streams the rows of `t` into pages. 0, or -1 with the run's failure set. */
 static int export_rows(struct export_run *run, const struct catalog_table *t, struct page_writer *w)
 {
-    char *statement = select_all(run, t);
-    if (!statement) {
-        fail_with(&run->failure, "internal", "out of memory");
-        return -1;
-    }
     struct quarry_row_sink sink;
     memset(&sink, 0, sizeof(sink));
     QUARRY_STRUCT_INIT(&sink);
@@ -991,8 +1019,7 @@ static int export_rows(struct export_run *run, const struct catalog_table *t, st
     host_call_init(&call, EXPORT_TABLE_MS, 0);
     struct quarry_error err;
     host_error_init(&err);
-    int rc = run->driver->execute(pool_lease_conn(run->lease), &call.ctx, statement, &sink, &err);
-    free(statement);
+    int rc = read_table(run, t, &call.ctx, &sink, &err);
     if (rc != QUARRY_OK) {
         fail_with(&run->failure, host_status_code(rc), "exporting %s: %s", w->label,
                   err.message[0] ? err.message : "the driver failed");

@@ -371,9 +371,10 @@ static void test_old_minor_zero_padded(void)
 {
     const struct quarry_driver *d = loader_find("oldminor");
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    /* The plugin's own struct holds a cancel function past its struct_size. */
+    /* The plugin's own struct holds cancel and scan functions past its struct_size. */
     CU_ASSERT_EQUAL(d->struct_size, offsetof(struct quarry_driver, cancel));
     CU_ASSERT_PTR_NULL(d->cancel);
+    CU_ASSERT_PTR_NULL(d->scan);
     CU_ASSERT_PTR_NOT_NULL(d->sample);
     CU_ASSERT_PTR_NOT_NULL(d->execute);
     CU_ASSERT_STRING_EQUAL(d->name, "oldminor");
@@ -428,7 +429,9 @@ static void test_report(void)
                                       &description, "path", &path),
                           0);
     CU_ASSERT_STRING_EQUAL(version, "1.2.3");
-    CU_ASSERT_STRING_EQUAL(abi, "1.0");
+    char host_abi[16]; /* the good driver is built against this very header */
+    snprintf(host_abi, sizeof(host_abi), "%d.%d", QUARRY_ABI_MAJOR, QUARRY_ABI_MINOR);
+    CU_ASSERT_STRING_EQUAL(abi, host_abi);
     CU_ASSERT_STRING_EQUAL(dialect, "testsql");
     CU_ASSERT_STRING_EQUAL(description, "the good test driver");
     CU_ASSERT_STRING_EQUAL(path, PLUGINS "/good.so");

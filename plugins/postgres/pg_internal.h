@@ -29,6 +29,10 @@
 #define PG_ROLLBACK_BUDGET_MS 3000
 /* Oldest server the catalog queries support (relispartition, WITH ORDINALITY). */
 #define PG_MIN_SERVER_VERSION 100000
+/* Longest schema or table name accepted by sample and scan (PostgreSQL's own limit is 63 bytes). */
+#define PG_NAME_MAX 1024
+/* Rows between two looks at the deadline while rows arrive without waiting. */
+#define PG_CHECK_EVERY 256
 
 /* The services table from quarry_driver_entry; valid for the process. */
 extern const struct quarry_host *pg_host_;
@@ -94,6 +98,13 @@ int pg_call_begin_(struct quarry_conn *conn, struct quarry_error *err);
  */
 int pg_wait_(struct quarry_conn *conn, const struct quarry_ctx *ctx, int stopping,
              int64_t hard_deadline_ms, struct quarry_error *err);
+/*
+ * One step of pg_wait_ without its PQisBusy test, for COPY, where libpq is
+ * never busy: the cancel and give-up checks, then a poll of at most
+ * PG_TICK_MS and PQconsumeInput.
+ */
+int pg_wait_step_(struct quarry_conn *conn, const struct quarry_ctx *ctx, int stopping,
+                  int64_t hard_deadline_ms, struct quarry_error *err);
 
 /*
  * Flushes what a PQsend* call left buffered (the connection is non-blocking),
@@ -184,11 +195,75 @@ int pg_stream_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const cha
                const char *const *params, pg_result_fn fn, void *userdata,
                struct quarry_error *err);
 
+/* The server's answer to the cancel the calling thread sent for a STOP: no error. */
+int pg_result_is_our_stop_(const struct quarry_conn *conn, const PGresult *res);
+
+/* Rows into a quarry_row_sink: the columns once, then converted values row by row. */
+struct pg_rows {
+    const struct quarry_row_sink *sink;
+    uint64_t limit; /* 0: none */
+    uint64_t rows;
+    int begun;
+    int stopped; /* the sink answered STOP or the limit was reached */
+    int ncols;
+    struct quarry_column *cols; /* names borrowed from the first result, for begin only */
+    Oid *types;                 /* each column's type */
+    struct quarry_value *vals;
+    struct pg_cell *cells;
+};
+
+/*
+ * Takes the columns of `res` (names, types) and calls the sink's begin.
+ * Answers enum quarry_sink_answer, or -1 after filling `err`.
+ */
+int pg_rows_begin_(struct pg_rows *rs, const PGresult *res, struct quarry_error *err);
+/*
+ * Hands rs->vals (filled for every column) to the sink and counts the row;
+ * answers STOP when the sink did or the limit is reached.
+ */
+int pg_rows_deliver_(struct pg_rows *rs);
+/* A pg_result_fn over a struct pg_rows: begins with the first result, one row per result. */
+int pg_rows_result_(void *userdata, const PGresult *res, struct quarry_error *err);
+/* Frees what pg_rows_begin_ allocated. */
+void pg_rows_free_(struct pg_rows *rs);
+
+/* Refuses a missing sink or table and names longer than PG_NAME_MAX. */
+int pg_table_args_check_(const char *schema, const char *table, const struct quarry_row_sink *sink,
+                         struct quarry_error *err);
+
+/* A table, view or other relation as the catalog knows it. */
+struct pg_relation {
+    int found;
+    char kind;      /* pg_class.relkind */
+    int64_t tuples; /* -1: never analyzed */
+    int64_t pages;
+    char *schema; /* the names as the catalog spells them; pg_host_->free */
+    char *name;
+};
+
+/*
+ * Finds `table` in `schema`, or through search_path when `schema` is NULL
+ * or "", the way a query would. No such relation: QUARRY_ERR_NOT_FOUND
+ * (SQLSTATE 42P01). Runs inside the call's transaction; free `rel` with
+ * pg_relation_clear_ whatever the outcome.
+ */
+int pg_relation_find_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const char *schema,
+                      const char *table, struct pg_relation *rel, struct quarry_error *err);
+void pg_relation_clear_(struct pg_relation *rel);
+/* "schema"."name", quoted for SQL; pg_host_->free. NULL when out of memory. */
+char *pg_relation_quoted_(struct quarry_conn *conn, const struct pg_relation *rel);
+
 int pg_execute_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const char *statement,
                 const struct quarry_row_sink *sink, struct quarry_error *err);
 int pg_sample_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const char *schema,
                const char *table, uint32_t n, const struct quarry_row_sink *sink,
                struct quarry_error *err);
+
+/* ---- pg_copy.c ---- */
+
+/* The driver's scan: every row of a relation through COPY ... TO STDOUT. */
+int pg_scan_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const char *schema,
+             const char *table, const struct quarry_row_sink *sink, struct quarry_error *err);
 
 /* ---- pg_catalog.c ---- */
 

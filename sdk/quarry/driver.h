@@ -31,7 +31,7 @@
  *     the driver, before its first and after its last call.
  *   - A connection handle is used by one thread at a time (the host pools
  *     them). `cancel` is the exception: it is called from another thread
- *     while `execute`, `sample` or `introspect` runs on the handle.
+ *     while `execute`, `sample`, `scan` or `introspect` runs on the handle.
  *
  * Memory and ownership
  * --------------------
@@ -61,7 +61,7 @@ extern "C" {
 #endif
 
 #define QUARRY_ABI_MAJOR 1
-#define QUARRY_ABI_MINOR 0
+#define QUARRY_ABI_MINOR 1
 #define QUARRY_ABI_MAKE(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define QUARRY_ABI_VERSION QUARRY_ABI_MAKE(QUARRY_ABI_MAJOR, QUARRY_ABI_MINOR)
 #define QUARRY_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -390,6 +390,21 @@ struct quarry_driver {
                   struct quarry_error *err);
     /* Called from another thread; best effort. */
     int (*cancel)(struct quarry_conn *conn);
+
+    /* ABI 1.1 */
+
+    /*
+     * Every row of one table, view or collection, as execute would stream
+     * `SELECT * FROM` it (the same columns, value types and values, in no
+     * particular order), by the fastest bulk path the database has
+     * (PostgreSQL's COPY, say). For whole-table reads such as exports; NULL:
+     * the host runs that SELECT (or a find) through execute. `schema` NULL or
+     * "": the table is found the way a query would find it. No such table:
+     * QUARRY_ERR_NOT_FOUND. Honours the ctx (deadline, cancel, row_limit)
+     * and a sink's STOP as execute does.
+     */
+    int (*scan)(struct quarry_conn *conn, const struct quarry_ctx *ctx, const char *schema,
+                const char *table, const struct quarry_row_sink *sink, struct quarry_error *err);
 };
 
 /*
