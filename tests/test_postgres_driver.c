@@ -1301,6 +1301,489 @@ static void test_sample_small_and_named(void)
     drv->close(conn);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Scan                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The scan fixtures, in the quarry_test database (QUARRY_TEST_PG_RW_URL), so
+ * that chinook's catalog stays what the other suites expect. Rebuilt from
+ * scratch once per run.
+ */
+static const char scan_fixture_sql[] =
+    "SET client_min_messages = warning;\n"
+    "DROP SCHEMA IF EXISTS quarry_scan CASCADE;\n"
+    "DROP SCHEMA IF EXISTS \"Quarry Scan\" CASCADE;\n"
+    "CREATE SCHEMA quarry_scan;\n"
+    "CREATE SCHEMA \"Quarry Scan\";\n"
+    "CREATE TABLE quarry_scan.types (id int PRIMARY KEY, i2 int2, i4 int4, i8 int8, num numeric,\n"
+    "  f4 real, f8 float8, flag bool, t text, vc varchar(20), ch char(4), bin bytea, js json,\n"
+    "  jb jsonb, ints int[], texts text[], d date, ts timestamp, tstz timestamptz, u uuid,\n"
+    "  iv interval);\n"
+    "INSERT INTO quarry_scan.types VALUES\n"
+    " (1, 32767, 2147483647, 9223372036854775807, 12345678901234567890.123456789, 1.5, 0.1,\n"
+    "  true, 'plain', 'vc', 'ab', '\\x00ff00', '{\"a\": \"tab\\there\", \"n\": [1, 2.5, null]}',\n"
+    "  '{\"q\": \"say \\\"hi\\\"\\\\n\", \"k\": {\"x\": true}}', '{1,2,NULL,-3}',\n"
+    "  ARRAY['a\\b', 'c\"d', NULL, 'e,f', E'tab\\tx', E'nl\\ny'], '2024-02-29',\n"
+    "  '2024-02-29 12:45:01.25', '2024-02-29 12:45:01.25+05:30',\n"
+    "  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 day 02:03:04'),\n"
+    " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL, NULL),\n"
+    " (3, -32768, -2147483648, -9223372036854775808, 'NaN', 'NaN', 'NaN', false, E'a\\tb',\n"
+    "  E'x\\ty', 'c\\d', '\\x', '\"\\u00e9\"', '\"\\u00e9\"', '{}', '{}', 'infinity',\n"
+    "  'infinity', '-infinity', '00000000-0000-0000-0000-000000000000', '-1 mons'),\n"
+    " (4, 0, 0, 0, '-0.5', 'Infinity', '-Infinity', NULL, E'line1\\nline2\\r\\n', NULL, NULL,\n"
+    "  decode('5c4e00', 'hex'), '[]', '[]', NULL, NULL, '0044-03-15 BC', '1999-12-31 23:59:59',\n"
+    "  '1970-01-01 00:00:00+00', NULL, NULL),\n"
+    " (5, 1, 1, 1, '0', 1e30, -0.0, true, E'back\\\\slash', NULL, NULL, '\\x5c5c', NULL, NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL),\n"
+    " (6, NULL, NULL, NULL, NULL, NULL, 5e-324, NULL, E'\\\\N', E'\\\\N', NULL, NULL, NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),\n"
+    " (7, NULL, NULL, NULL, NULL, NULL, 1.7976931348623157e308, NULL,\n"
+    "  'h\u00e9llo w\u00f6rld \u2713 \u65e5\u672c\u8a9e \U0001f389', NULL, NULL, NULL, NULL, NULL, "
+    "NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL, NULL),\n"
+    " (8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', '', '', NULL, NULL, NULL, NULL, NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL),\n"
+    " (9, NULL, NULL, NULL, NULL, NULL, NULL, NULL, E'\\x01\\x02\\b\\f\\v\\x7f end\\\\', NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),\n"
+    " (10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, repeat(E'x\\t\\\\\\n', 200000), NULL, NULL,\n"
+    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);\n"
+    "CREATE VIEW quarry_scan.types_view AS SELECT id, t, bin FROM quarry_scan.types\n"
+    "  WHERE id % 2 = 1;\n"
+    "CREATE MATERIALIZED VIEW quarry_scan.types_mv AS SELECT id, num, tstz FROM "
+    "quarry_scan.types;\n"
+    "CREATE TABLE \"Quarry Scan\".\"Odd \"\"Name\"\"\" (\"A b\" text, \"C\" int);\n"
+    "INSERT INTO \"Quarry Scan\".\"Odd \"\"Name\"\"\" VALUES ('x', 1), ('y', 2), (NULL, 3);\n"
+    "CREATE TABLE quarry_scan.empty (a int, b text);\n"
+    "CREATE TABLE quarry_scan.nocols ();\n"
+    "INSERT INTO quarry_scan.nocols DEFAULT VALUES;\n"
+    "INSERT INTO quarry_scan.nocols DEFAULT VALUES;\n"
+    "CREATE TABLE quarry_scan.large AS SELECT g::int8 AS id, (g % 1000)::int4 AS v,\n"
+    "  md5(g::text) AS t, CASE WHEN g % 7 = 0 THEN NULL ELSE g * 0.5 END AS n\n"
+    "  FROM generate_series(1, 200000) g;\n"
+    "CREATE VIEW quarry_scan.slow AS SELECT g, pg_sleep(0.01) IS NULL AS z\n"
+    "  FROM generate_series(1, 100000) g;\n"
+    "CREATE VIEW quarry_scan.div AS SELECT g, 10 / (5 - g) AS q FROM generate_series(1, 10) g;\n"
+    "ANALYZE quarry_scan.large;\n";
+
+/* Runs `sql` through psql on `url`; 0 when every statement succeeded. */
+static int psql_script(const char *url, const char *sql)
+{
+    char *cmd = NULL;
+    if (asprintf(&cmd, "psql -X -q -v ON_ERROR_STOP=1 '%s' >/dev/null", url) < 0)
+        return -1;
+    FILE *p = popen(cmd, "w");
+    free(cmd);
+    if (!p)
+        return -1;
+    int wrote = fputs(sql, p) >= 0;
+    int rc = pclose(p);
+    return wrote && rc == 0 ? 0 : -1;
+}
+
+/* Builds the fixtures once per run; 0 when they are in place. */
+static int scan_fixtures(const char *rw_url)
+{
+    static int state; /* 0 not tried, 1 ready, -1 failed */
+    if (state == 0)
+        state = psql_script(rw_url, scan_fixture_sql) == 0 ? 1 : -1;
+    if (state < 0)
+        fprintf(stderr, "\n  could not create the scan fixtures through psql\n");
+    return state > 0 ? 0 : -1;
+}
+
+/* The RW database, fixtures in place, and a connection to it (or the test fails). */
+#define NEED_SCAN(conn)                                                                            \
+    NEED(rw_url, "QUARRY_TEST_PG_RW_URL");                                                         \
+    CU_ASSERT_PTR_NOT_NULL_FATAL(drv->scan);                                                       \
+    CU_ASSERT_EQUAL_FATAL(scan_fixtures(rw_url), 0);                                               \
+    struct quarry_conn *conn = NULL;                                                               \
+    struct quarry_error open_err;                                                                  \
+    CU_ASSERT_EQUAL_FATAL(open_url(rw_url, &conn, &open_err), QUARRY_OK)
+
+/* Scans into `sink` with a fresh call (timeout_ms 0 = none). */
+static int scan_sink(struct quarry_conn *conn, const char *schema, const char *table,
+                     int32_t timeout_ms, uint64_t row_limit, const struct quarry_row_sink *sink,
+                     struct quarry_error *err)
+{
+    struct host_call call;
+    host_call_init(&call, timeout_ms, row_limit);
+    host_error_init(err);
+    int status = drv->scan(conn, &call.ctx, schema, table, sink, err);
+    CU_ASSERT_EQUAL(err->status, status);
+    if (status != QUARRY_OK && getenv("QUARRY_TEST_VERBOSE"))
+        fprintf(stderr, "\n  scan(%.64s, %.64s): %d %s\n", schema ? schema : "(null)",
+                table ? table : "(null)", status, err->message);
+    return status;
+}
+
+/* Scans into a fresh recorder, `*out`, which the caller frees with rec_free. */
+static int scan(struct quarry_conn *conn, const char *schema, const char *table, int32_t timeout_ms,
+                uint64_t row_limit, struct row_rec **out, struct quarry_error *err)
+{
+    struct quarry_row_sink sink;
+    *out = rec_new(&sink);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*out);
+    (*out)->check_width = 1;
+    return scan_sink(conn, schema, table, timeout_ms, row_limit, &sink, err);
+}
+
+static int same_or_both_null(const char *a, const char *b)
+{
+    return (!a && !b) || str_eq(a, b);
+}
+
+static int same_value(const struct rec_value *a, const struct rec_value *b)
+{
+    if (a->type != b->type)
+        return 0;
+    switch (a->type) {
+    case QUARRY_VALUE_NULL:
+        return 1;
+    case QUARRY_VALUE_INT:
+    case QUARRY_VALUE_BOOL:
+        return a->i == b->i;
+    case QUARRY_VALUE_DOUBLE:
+        return memcmp(&a->d, &b->d, sizeof(a->d)) == 0; /* -0.0 is not 0.0 */
+    default:
+        return a->len == b->len &&
+               (a->len == 0 || (a->str && b->str && memcmp(a->str, b->str, a->len) == 0));
+    }
+}
+
+/* The row of `r` whose first (INT) column is `key`, or NULL. */
+static const struct rec_value *row_by_key(const struct row_rec *r, int64_t key)
+{
+    for (size_t k = 0; k < r->nrows && k < r->cap; k++)
+        if (r->rows[k][0].type == QUARRY_VALUE_INT && r->rows[k][0].i == key)
+            return r->rows[k];
+    return NULL;
+}
+
+/*
+ * What scan streamed equals what execute streamed for SELECT * of the same
+ * relation: columns, and row by row (matched on the first column) every value.
+ */
+static void expect_same_as_execute(const struct row_rec *scanned, const struct row_rec *executed)
+{
+    CU_ASSERT_EQUAL(scanned->begun, 1);
+    CU_ASSERT_EQUAL(scanned->ended, 1);
+    CU_ASSERT_EQUAL(scanned->ncols, executed->ncols);
+    CU_ASSERT_EQUAL(scanned->nrows, executed->nrows);
+    for (size_t i = 0; i < scanned->ncols && i < REC_COLS; i++) {
+        CU_ASSERT(str_eq(scanned->names[i], executed->names[i]));
+        CU_ASSERT(same_or_both_null(scanned->decls[i], executed->decls[i]));
+        CU_ASSERT_EQUAL(scanned->types[i], executed->types[i]);
+    }
+    for (size_t j = 0; j < scanned->nrows && j < scanned->cap; j++) {
+        const struct rec_value *s = scanned->rows[j];
+        const struct rec_value *e =
+            s[0].type == QUARRY_VALUE_INT ? row_by_key(executed, s[0].i) : NULL;
+        CU_ASSERT_PTR_NOT_NULL(e);
+        for (size_t i = 0; e && i < scanned->ncols && i < REC_COLS; i++) {
+            if (same_value(&s[i], &e[i]))
+                continue;
+            CU_FAIL("scan and execute differ");
+            fprintf(stderr,
+                    "\n  key %lld column %s: scan type %d '%.40s' (%zu), execute %d "
+                    "'%.40s' (%zu)\n",
+                    (long long)s[0].i, scanned->names[i], s[i].type, s[i].str ? s[i].str : "",
+                    s[i].len, e[i].type, e[i].str ? e[i].str : "", e[i].len);
+        }
+    }
+}
+
+/* Scans `schema`.`table` and executes `select`; both must agree, with `rows` rows. */
+static void expect_scan_matches(struct quarry_conn *conn, const char *schema, const char *table,
+                                const char *select, int64_t rows)
+{
+    struct row_rec *s = NULL, *e = NULL;
+    struct quarry_error err;
+    CU_ASSERT_EQUAL(scan(conn, schema, table, 10000, 0, &s, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(run(conn, select, 10000, 0, &e, &err), QUARRY_OK);
+    CU_ASSERT(rows > 0);
+    CU_ASSERT_EQUAL(s->nrows, (size_t)rows);
+    expect_same_as_execute(s, e);
+    rec_free(s);
+    rec_free(e);
+}
+
+static void test_scan_types_match_execute(void)
+{
+    NEED_SCAN(conn);
+    int64_t rows = scalar_int(conn, "SELECT count(*) FROM quarry_scan.types");
+    expect_scan_matches(conn, "quarry_scan", "types", "SELECT * FROM quarry_scan.types", rows);
+
+    /* The fixture holds what the escapes must survive, and the scan got it. */
+    struct row_rec *r = NULL;
+    struct quarry_error err;
+    CU_ASSERT_EQUAL_FATAL(scan(conn, "quarry_scan", "types", 10000, 0, &r, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(r->ncols, 21);
+    const struct rec_value *row = row_by_key(r, 6);
+    CU_ASSERT_FATAL(row != NULL);
+    CU_ASSERT(row[8].type == QUARRY_VALUE_TEXT && row[8].len == 2 && str_eq(row[8].str, "\\N"));
+    CU_ASSERT_EQUAL(row[1].type, QUARRY_VALUE_NULL);
+    row = row_by_key(r, 4);
+    CU_ASSERT_FATAL(row != NULL);
+    CU_ASSERT(str_eq(row[8].str, "line1\nline2\r\n"));
+    CU_ASSERT(row[11].type == QUARRY_VALUE_BLOB && row[11].len == 3 &&
+              memcmp(row[11].str, "\\N\0", 3) == 0);
+    row = row_by_key(r, 3);
+    CU_ASSERT_FATAL(row != NULL);
+    CU_ASSERT(str_eq(row[8].str, "a\tb"));
+    CU_ASSERT(row[5].type == QUARRY_VALUE_TEXT && str_eq(row[5].str, "NaN"));
+    row = row_by_key(r, 10);
+    CU_ASSERT_FATAL(row != NULL);
+    CU_ASSERT_EQUAL(row[8].len, (size_t)scalar_int(conn, "SELECT octet_length(t) FROM "
+                                                         "quarry_scan.types WHERE id = 10"));
+    rec_free(r);
+    drv->close(conn);
+}
+
+static void test_scan_views_and_names(void)
+{
+    NEED_SCAN(conn);
+    expect_scan_matches(conn, "quarry_scan", "types_view", "SELECT * FROM quarry_scan.types_view",
+                        scalar_int(conn, "SELECT count(*) FROM quarry_scan.types_view"));
+    expect_scan_matches(conn, "quarry_scan", "types_mv", "SELECT * FROM quarry_scan.types_mv",
+                        scalar_int(conn, "SELECT count(*) FROM quarry_scan.types_mv"));
+    struct row_rec *r = NULL;
+    struct quarry_error err;
+    CU_ASSERT_EQUAL(scan(conn, "Quarry Scan", "Odd \"Name\"", 5000, 0, &r, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(r->nrows, 3);
+    CU_ASSERT(r->ncols == 2 && str_eq(r->names[0], "A b") && str_eq(r->names[1], "C"));
+    CU_ASSERT_EQUAL(r->rows[2][0].type, QUARRY_VALUE_NULL);
+    rec_free(r);
+
+    /* Unknown names are NOT_FOUND, and names are never SQL. */
+    const char *missing[][2] = {{"quarry_scan", "no_such_table"},
+                                {"no_such_schema", "types"},
+                                {"Quarry_Scan", "types"},
+                                {"quarry_scan", "types\"; DROP TABLE quarry_scan.types; --"},
+                                {NULL, "types"},
+                                {"", "types"}};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        CU_ASSERT_EQUAL(scan(conn, missing[i][0], missing[i][1], 5000, 0, &r, &err),
+                        QUARRY_ERR_NOT_FOUND);
+        CU_ASSERT_STRING_EQUAL(err.sqlstate, "42P01");
+        CU_ASSERT_EQUAL(r->begun, 0);
+        rec_free(r);
+    }
+    CU_ASSERT(scalar_int(conn, "SELECT count(*) FROM quarry_scan.types") > 0);
+    drv->close(conn);
+
+    /* No schema: the session's search_path decides. */
+    char *u =
+        replace(rw_url, "/quarry_test", "/quarry_test?options=-c%20search_path%3Dquarry_scan");
+    CU_ASSERT_EQUAL_FATAL(open_url(u, &conn, &err), QUARRY_OK);
+    int64_t rows = scalar_int(conn, "SELECT count(*) FROM quarry_scan.types");
+    expect_scan_matches(conn, NULL, "types", "SELECT * FROM types", rows);
+    expect_scan_matches(conn, "", "types", "SELECT * FROM types", rows);
+    drv->close(conn);
+    free(u);
+}
+
+static void test_scan_empty_and_invalid(void)
+{
+    NEED_SCAN(conn);
+    struct row_rec *r = NULL;
+    struct quarry_error err;
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", "empty", 5000, 0, &r, &err), QUARRY_OK);
+    CU_ASSERT(r->begun == 1 && r->ended == 1 && r->nrows == 0 && r->ncols == 2);
+    CU_ASSERT(str_eq(r->names[1], "b") && str_eq(r->decls[1], "text"));
+    rec_free(r);
+    /* A relation without columns: rows of zero values, as execute gives them. */
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", "nocols", 5000, 0, &r, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(r->ncols, 0);
+    CU_ASSERT_EQUAL(r->nrows, (size_t)scalar_int(conn, "SELECT count(*) FROM quarry_scan.nocols"));
+    CU_ASSERT_EQUAL(r->ended, 1);
+    rec_free(r);
+
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", NULL, 5000, 0, &r, &err), QUARRY_ERR_INVALID);
+    rec_free(r);
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", "", 5000, 0, &r, &err), QUARRY_ERR_INVALID);
+    rec_free(r);
+    char *longname = malloc(5000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(longname);
+    memset(longname, 'a', 4999);
+    longname[4999] = '\0';
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", longname, 5000, 0, &r, &err), QUARRY_ERR_INVALID);
+    rec_free(r);
+    CU_ASSERT_EQUAL(scan(conn, longname, "types", 5000, 0, &r, &err), QUARRY_ERR_INVALID);
+    rec_free(r);
+    free(longname);
+    CU_ASSERT_EQUAL(scan_sink(conn, "quarry_scan", "types", 5000, 0, NULL, &err),
+                    QUARRY_ERR_INVALID);
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
+    drv->close(conn);
+}
+
+/* Sums what a scan of quarry_scan.large streams (id, v, t, n). */
+struct sum_sink {
+    int64_t rows, sum_id, sum_v, sum_tlen, null_n, bad;
+    int usleep_per_row;
+};
+
+static int sum_row(void *ud, const struct quarry_value *vals, size_t n)
+{
+    struct sum_sink *s = ud;
+    s->rows++;
+    if (n != 4 || vals[0].type != QUARRY_VALUE_INT || vals[1].type != QUARRY_VALUE_INT ||
+        vals[2].type != QUARRY_VALUE_TEXT) {
+        s->bad++;
+        return QUARRY_SINK_CONTINUE;
+    }
+    s->sum_id += vals[0].i;
+    s->sum_v += vals[1].i;
+    s->sum_tlen += (int64_t)vals[2].len;
+    if (vals[3].type == QUARRY_VALUE_NULL)
+        s->null_n++;
+    else if (vals[3].type != QUARRY_VALUE_DECIMAL)
+        s->bad++;
+    if (s->usleep_per_row)
+        usleep((useconds_t)s->usleep_per_row);
+    return QUARRY_SINK_CONTINUE;
+}
+
+static void sum_sink_init(struct quarry_row_sink *sink, struct sum_sink *s)
+{
+    memset(sink, 0, sizeof(*sink));
+    QUARRY_STRUCT_INIT(sink);
+    sink->userdata = s;
+    sink->row = sum_row;
+}
+
+static void test_scan_large_table(void)
+{
+    NEED_SCAN(conn);
+    struct sum_sink s = {0};
+    struct quarry_row_sink sink;
+    struct quarry_error err;
+    sum_sink_init(&sink, &s);
+    CU_ASSERT_EQUAL(scan_sink(conn, "quarry_scan", "large", 60000, 0, &sink, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(s.bad, 0);
+    CU_ASSERT_EQUAL(s.rows, scalar_int(conn, "SELECT count(*) FROM quarry_scan.large"));
+    CU_ASSERT_EQUAL(s.sum_id, scalar_int(conn, "SELECT sum(id)::int8 FROM quarry_scan.large"));
+    CU_ASSERT_EQUAL(s.sum_v, scalar_int(conn, "SELECT sum(v)::int8 FROM quarry_scan.large"));
+    CU_ASSERT_EQUAL(s.sum_tlen,
+                    scalar_int(conn, "SELECT sum(length(t))::int8 FROM quarry_scan.large"));
+    CU_ASSERT_EQUAL(s.null_n,
+                    scalar_int(conn, "SELECT count(*) - count(n) FROM quarry_scan.large"));
+    CU_ASSERT(s.rows > 100000);
+    drv->close(conn);
+}
+
+static void test_scan_stop_and_row_limit(void)
+{
+    NEED_SCAN(conn);
+    int64_t total = scalar_int(conn, "SELECT count(*) FROM quarry_scan.large");
+    CU_ASSERT_FATAL(total > 1000);
+    struct row_rec *r = NULL;
+    struct quarry_error err;
+    /* The row limit. */
+    int64_t t0 = host_now_ms();
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", "large", 20000, 7, &r, &err), QUARRY_OK);
+    CU_ASSERT(host_now_ms() - t0 < 3000);
+    CU_ASSERT_EQUAL(r->nrows, 7);
+    CU_ASSERT_EQUAL(r->ended, 1);
+    rec_free(r);
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
+
+    /* A sink's STOP. */
+    struct quarry_row_sink sink;
+    r = rec_new(&sink);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    r->stop_after = 3;
+    CU_ASSERT_EQUAL(scan_sink(conn, "quarry_scan", "large", 20000, 0, &sink, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(r->nrows, 3);
+    CU_ASSERT_EQUAL(r->ended, 1);
+    rec_free(r);
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT count(*) FROM quarry_scan.empty"), 0);
+
+    /* A limit equal to the table, and the next scan on the same connection reads it whole. */
+    struct sum_sink s = {0};
+    sum_sink_init(&sink, &s);
+    CU_ASSERT_EQUAL(scan_sink(conn, "quarry_scan", "large", 20000, (uint64_t)total, &sink, &err),
+                    QUARRY_OK);
+    CU_ASSERT_EQUAL(s.rows, total);
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL(scan_sink(conn, "quarry_scan", "large", 20000, 0, &sink, &err), QUARRY_OK);
+    CU_ASSERT_EQUAL(s.rows, total);
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 43"), 43);
+    drv->close(conn);
+}
+
+static void test_scan_deadline(void)
+{
+    NEED_SCAN(conn);
+    struct row_rec *r = NULL;
+    struct quarry_error err;
+    /* Rows the server makes slowly. */
+    int64_t t0 = host_now_ms();
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", "slow", 500, 0, &r, &err), QUARRY_ERR_TIMEOUT);
+    int64_t took = host_now_ms() - t0;
+    CU_ASSERT(took >= 400 && took < 2500);
+    CU_ASSERT_EQUAL(r->ended, 0);
+    rec_free(r);
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
+
+    /* A slow sink: the server is ahead and rows are always on hand; the deadline still ends it. */
+    struct sum_sink s = {.usleep_per_row = 200};
+    struct quarry_row_sink sink;
+    sum_sink_init(&sink, &s);
+    t0 = host_now_ms();
+    CU_ASSERT_EQUAL(scan_sink(conn, "quarry_scan", "large", 500, 0, &sink, &err),
+                    QUARRY_ERR_TIMEOUT);
+    took = host_now_ms() - t0;
+    CU_ASSERT(took >= 400 && took < 2500);
+    CU_ASSERT(s.rows > 0 && s.rows < scalar_int(conn, "SELECT count(*) FROM quarry_scan.large"));
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
+    drv->close(conn);
+}
+
+static void test_scan_cancel(void)
+{
+    NEED_SCAN(conn);
+    for (int host_side = 0; host_side < 2; host_side++) {
+        struct host_call call;
+        struct quarry_row_sink sink;
+        struct quarry_error err;
+        host_call_init(&call, 20000, 0);
+        host_error_init(&err);
+        struct row_rec *r = rec_new(&sink);
+        struct canceller c = {.conn = conn, .call = host_side ? &call : NULL, .delay_ms = 300};
+        pthread_t t;
+        int64_t t0 = host_now_ms();
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cancel_later, &c), 0);
+        int status = drv->scan(conn, &call.ctx, "quarry_scan", "slow", &sink, &err);
+        pthread_join(t, NULL);
+        int64_t took = host_now_ms() - t0;
+        CU_ASSERT_EQUAL(status, QUARRY_ERR_CANCELLED);
+        CU_ASSERT(took >= 250 && took < 3000);
+        CU_ASSERT_EQUAL(r->ended, 0);
+        rec_free(r);
+        CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
+    }
+    drv->close(conn);
+}
+
+/* An error after some rows went out: the sink got them, but no end(); the connection lives. */
+static void test_scan_error_mid_stream(void)
+{
+    NEED_SCAN(conn);
+    struct row_rec *r = NULL;
+    struct quarry_error err;
+    CU_ASSERT_EQUAL(scan(conn, "quarry_scan", "div", 5000, 0, &r, &err), QUARRY_ERR_QUERY);
+    CU_ASSERT_STRING_EQUAL(err.sqlstate, "22012");
+    CU_ASSERT_EQUAL(r->begun, 1);
+    CU_ASSERT_EQUAL(r->ended, 0);
+    CU_ASSERT(r->nrows <= 4);
+    rec_free(r);
+    CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 7"), 7);
+    drv->close(conn);
+}
+
 void register_postgres_driver_tests(void)
 {
     CU_pSuite s = CU_add_suite("postgres_open", suite_init, NULL);
@@ -1339,4 +1822,14 @@ void register_postgres_driver_tests(void)
     s = CU_add_suite("postgres_sample", suite_init, NULL);
     CU_add_test(s, "large table: TABLESAMPLE", test_sample_large_table);
     CU_add_test(s, "small tables, quoted names, not found", test_sample_small_and_named);
+
+    s = CU_add_suite("postgres_scan", suite_init, NULL);
+    CU_add_test(s, "every type: same as execute", test_scan_types_match_execute);
+    CU_add_test(s, "views, quoted names, search_path, not found", test_scan_views_and_names);
+    CU_add_test(s, "empty, zero columns, invalid arguments", test_scan_empty_and_invalid);
+    CU_add_test(s, "large table: count and sums", test_scan_large_table);
+    CU_add_test(s, "row limit and STOP keep the connection", test_scan_stop_and_row_limit);
+    CU_add_test(s, "deadline: slow server, slow sink", test_scan_deadline);
+    CU_add_test(s, "cancel from another thread", test_scan_cancel);
+    CU_add_test(s, "error after rows", test_scan_error_mid_stream);
 }

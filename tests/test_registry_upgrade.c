@@ -99,7 +99,7 @@ static void test_v3_documents_survive(void)
     int genre_rows = -1;
     for (int i = 0; i < n; i++) {
         char path[128];
-        snprintf(path, sizeof(path), "/v1/documents/%s", docs[i].id);
+        snprintf(path, sizeof(path), "/v1/documents/%.63s", docs[i].id);
         json_t *doc = api_get(server, path, 200);
         json_t *document = json_object_get(doc, "document");
         const char *content = json_string_value(json_object_get(document, "content"));
@@ -114,7 +114,7 @@ static void test_v3_documents_survive(void)
     /* The search index still holds the old documents, and deleting one takes it out. */
     CU_ASSERT_EQUAL(search_hits(server, "jazz", docs[genre_rows].id), 1);
     char path[128];
-    snprintf(path, sizeof(path), "/v1/documents/%s", docs[genre_rows].id);
+    snprintf(path, sizeof(path), "/v1/documents/%.63s", docs[genre_rows].id);
     json_decref(api_call(server, "DELETE", path, NULL, 200));
     CU_ASSERT_EQUAL(search_hits(server, "jazz", docs[genre_rows].id), 0);
     CU_ASSERT_EQUAL(harness_stop(server), 0);

@@ -203,41 +203,49 @@ int pg_cancel_reason_now_(struct quarry_conn *conn, const struct quarry_ctx *ctx
     return stopping ? PG_CANCEL_STOP : PG_CANCEL_NONE;
 }
 
+int pg_wait_step_(struct quarry_conn *conn, const struct quarry_ctx *ctx, int stopping,
+                  int64_t hard_deadline_ms, struct quarry_error *err)
+{
+    int reason = pg_cancel_reason_now_(conn, ctx, stopping);
+    if (reason != PG_CANCEL_NONE)
+        pg_cancel_send_(conn, reason);
+    int64_t now = pg_now_ms_();
+    int64_t limit = hard_deadline_ms;
+    if (conn->cancel_reason != PG_CANCEL_NONE &&
+        (limit == 0 || conn->cancel_sent_ms + PG_CANCEL_GRACE_MS < limit))
+        limit = conn->cancel_sent_ms + PG_CANCEL_GRACE_MS;
+    if (limit != 0 && now >= limit) {
+        /* The server did not answer: its protocol state is unknown from here on. */
+        conn->broken = 1;
+        if (conn->cancel_reason == PG_CANCEL_NONE || conn->cancel_reason == PG_CANCEL_STOP)
+            return pg_host_->error_set(err, QUARRY_ERR_TIMEOUT, "", 0,
+                                       "the server did not answer in time; connection "
+                                       "abandoned");
+        return pg_stopped_status_(conn, ctx, "statement (server unresponsive)", err);
+    }
+    int wait = PG_TICK_MS;
+    if (limit != 0 && limit - now < wait)
+        wait = (int)(limit - now);
+    struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
+    if (pfd.fd < 0)
+        return pg_conn_error_(conn, "waiting for the server", err);
+    if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
+        return pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", errno, "poll: %s",
+                                   strerror(errno));
+    if (!PQconsumeInput(conn->pg))
+        return pg_conn_error_(conn, "reading from the server", err);
+    return QUARRY_OK;
+}
+
 int pg_wait_(struct quarry_conn *conn, const struct quarry_ctx *ctx, int stopping,
              int64_t hard_deadline_ms, struct quarry_error *err)
 {
-    for (;;) {
-        if (!PQisBusy(conn->pg))
-            return QUARRY_OK;
-        int reason = pg_cancel_reason_now_(conn, ctx, stopping);
-        if (reason != PG_CANCEL_NONE)
-            pg_cancel_send_(conn, reason);
-        int64_t now = pg_now_ms_();
-        int64_t limit = hard_deadline_ms;
-        if (conn->cancel_reason != PG_CANCEL_NONE &&
-            (limit == 0 || conn->cancel_sent_ms + PG_CANCEL_GRACE_MS < limit))
-            limit = conn->cancel_sent_ms + PG_CANCEL_GRACE_MS;
-        if (limit != 0 && now >= limit) {
-            /* The server did not answer: its protocol state is unknown from here on. */
-            conn->broken = 1;
-            if (conn->cancel_reason == PG_CANCEL_NONE || conn->cancel_reason == PG_CANCEL_STOP)
-                return pg_host_->error_set(err, QUARRY_ERR_TIMEOUT, "", 0,
-                                           "the server did not answer in time; connection "
-                                           "abandoned");
-            return pg_stopped_status_(conn, ctx, "statement (server unresponsive)", err);
-        }
-        int wait = PG_TICK_MS;
-        if (limit != 0 && limit - now < wait)
-            wait = (int)(limit - now);
-        struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
-        if (pfd.fd < 0)
-            return pg_conn_error_(conn, "waiting for the server", err);
-        if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
-            return pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", errno, "poll: %s",
-                                       strerror(errno));
-        if (!PQconsumeInput(conn->pg))
-            return pg_conn_error_(conn, "reading from the server", err);
+    while (PQisBusy(conn->pg)) {
+        int rc = pg_wait_step_(conn, ctx, stopping, hard_deadline_ms, err);
+        if (rc != QUARRY_OK)
+            return rc;
     }
+    return QUARRY_OK;
 }
 
 int pg_send_flush_(struct quarry_conn *conn, const struct quarry_ctx *ctx, struct quarry_error *err)
@@ -603,6 +611,7 @@ static const struct quarry_driver pg_driver = {
     .execute = pg_execute_,
     .sample = pg_sample_,
     .cancel = pg_cancel,
+    .scan = pg_scan_,
 };
 
 static const struct quarry_driver *refuse(struct quarry_error *err, const char *why)

@@ -1,6 +1,7 @@
 /*
  * Statements: streaming a result in single-row mode (memory stays one row,
- * whatever the result's size), execute, and sample.
+ * whatever the result's size), rows into a sink, execute, finding a relation
+ * by name, and sample.
  *
  * Read-only is the session's doing, not string inspection: every statement
  * runs inside BEGIN READ ONLY ... ROLLBACK, with a statement_timeout from
@@ -16,16 +17,11 @@
 
 #include "pg_internal.h"
 
-/* Results between two looks at the deadline while rows arrive without waiting. */
-#define PG_CHECK_EVERY 256
-/* Longest schema or table name accepted by sample (PostgreSQL's own limit is 63 bytes). */
-#define PG_NAME_MAX 1024
-
 /* ------------------------------------------------------------------------ */
 /* Streaming                                                                */
 /* ------------------------------------------------------------------------ */
 
-static int is_our_stop(const struct quarry_conn *conn, const PGresult *res)
+int pg_result_is_our_stop_(const struct quarry_conn *conn, const PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     return conn->cancel_reason == PG_CANCEL_STOP && state && strcmp(state, "57014") == 0;
@@ -53,7 +49,7 @@ static int stream_result(struct quarry_conn *conn, const struct quarry_ctx *ctx,
         return status;
     case PGRES_FATAL_ERROR:
         /* The cancel that ended a statement we stopped reading is no error. */
-        if (status != QUARRY_OK || (*stopping && is_our_stop(conn, res)))
+        if (status != QUARRY_OK || (*stopping && pg_result_is_our_stop_(conn, res)))
             return status;
         return pg_result_error_(conn, ctx, res, err);
     case PGRES_EMPTY_QUERY:
@@ -118,38 +114,30 @@ int pg_stream_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const cha
 /* Rows into a quarry_row_sink                                              */
 /* ------------------------------------------------------------------------ */
 
-struct row_stream {
-    const struct quarry_row_sink *sink;
-    uint64_t limit; /* 0: none */
-    uint64_t rows;
-    int begun;
-    int ncols;
-    struct quarry_column *cols;
-    struct quarry_value *vals;
-    struct pg_cell *cells;
-};
-
-static void row_stream_free(struct row_stream *rs)
+void pg_rows_free_(struct pg_rows *rs)
 {
     for (int i = 0; rs->cells && i < rs->ncols; i++)
         pg_cell_clear_(&rs->cells[i]);
     pg_host_->free(rs->cols);
+    pg_host_->free(rs->types);
     pg_host_->free(rs->vals);
     pg_host_->free(rs->cells);
     rs->cols = NULL;
+    rs->types = NULL;
     rs->vals = NULL;
     rs->cells = NULL;
 }
 
-static int row_begin(struct row_stream *rs, const PGresult *res, struct quarry_error *err)
+int pg_rows_begin_(struct pg_rows *rs, const PGresult *res, struct quarry_error *err)
 {
     int n = PQnfields(res);
     size_t slots = n > 0 ? (size_t)n : 1;
     rs->begun = 1;
     rs->cols = pg_host_->alloc(slots * sizeof(*rs->cols));
+    rs->types = pg_host_->alloc(slots * sizeof(*rs->types));
     rs->vals = pg_host_->alloc(slots * sizeof(*rs->vals));
     rs->cells = pg_host_->alloc(slots * sizeof(*rs->cells));
-    if (!rs->cols || !rs->vals || !rs->cells) {
+    if (!rs->cols || !rs->types || !rs->vals || !rs->cells) {
         pg_host_->error_set(err, QUARRY_ERR_NOMEM, "", 0, "out of memory");
         return -1;
     }
@@ -157,47 +145,58 @@ static int row_begin(struct row_stream *rs, const PGresult *res, struct quarry_e
     memset(rs->cells, 0, slots * sizeof(*rs->cells));
     rs->ncols = n;
     for (int i = 0; i < n; i++) {
+        rs->types[i] = PQftype(res, i);
         QUARRY_STRUCT_INIT(&rs->cols[i]);
         rs->cols[i].name = PQfname(res, i);
-        rs->cols[i].type = pg_value_type_(PQftype(res, i));
-        rs->cols[i].decl_type = pg_type_name_(PQftype(res, i));
+        rs->cols[i].type = pg_value_type_(rs->types[i]);
+        rs->cols[i].decl_type = pg_type_name_(rs->types[i]);
     }
-    if (!rs->sink->begin)
-        return QUARRY_SINK_CONTINUE;
-    return rs->sink->begin(rs->sink->userdata, rs->cols, (size_t)n);
+    int answer = rs->sink->begin ? rs->sink->begin(rs->sink->userdata, rs->cols, (size_t)n)
+                                 : QUARRY_SINK_CONTINUE;
+    if (answer == QUARRY_SINK_STOP)
+        rs->stopped = 1;
+    return answer;
 }
 
-static int row_result(void *userdata, const PGresult *res, struct quarry_error *err)
+int pg_rows_deliver_(struct pg_rows *rs)
 {
-    struct row_stream *rs = userdata;
+    int answer = rs->sink->row ? rs->sink->row(rs->sink->userdata, rs->vals, (size_t)rs->ncols)
+                               : QUARRY_SINK_CONTINUE;
+    rs->rows++;
+    if (answer == QUARRY_SINK_STOP || (rs->limit && rs->rows >= rs->limit)) {
+        rs->stopped = 1;
+        return QUARRY_SINK_STOP;
+    }
+    return QUARRY_SINK_CONTINUE;
+}
+
+int pg_rows_result_(void *userdata, const PGresult *res, struct quarry_error *err)
+{
+    struct pg_rows *rs = userdata;
     if (!rs->begun) {
-        int answer = row_begin(rs, res, err);
+        int answer = pg_rows_begin_(rs, res, err);
         if (answer != QUARRY_SINK_CONTINUE)
             return answer;
     }
     if (PQntuples(res) == 0)
         return QUARRY_SINK_CONTINUE;
-    if (rs->limit && rs->rows >= rs->limit)
+    if (rs->limit && rs->rows >= rs->limit) {
+        rs->stopped = 1;
         return QUARRY_SINK_STOP;
+    }
     for (int i = 0; i < rs->ncols && i < PQnfields(res); i++) {
         if (PQgetisnull(res, 0, i)) {
             memset(&rs->vals[i], 0, sizeof(rs->vals[i]));
             rs->vals[i].type = QUARRY_VALUE_NULL;
             continue;
         }
-        if (pg_value_convert_(PQftype(res, i), PQgetvalue(res, 0, i),
-                              (size_t)PQgetlength(res, 0, i), &rs->cells[i],
-                              &rs->vals[i]) != QUARRY_OK) {
+        if (pg_value_convert_(rs->types[i], PQgetvalue(res, 0, i), (size_t)PQgetlength(res, 0, i),
+                              &rs->cells[i], &rs->vals[i]) != QUARRY_OK) {
             pg_host_->error_set(err, QUARRY_ERR_NOMEM, "", 0, "out of memory decoding bytea");
             return -1;
         }
     }
-    int answer = rs->sink->row ? rs->sink->row(rs->sink->userdata, rs->vals, (size_t)rs->ncols)
-                               : QUARRY_SINK_CONTINUE;
-    rs->rows++;
-    if (answer == QUARRY_SINK_STOP || (rs->limit && rs->rows >= rs->limit))
-        return QUARRY_SINK_STOP;
-    return QUARRY_SINK_CONTINUE;
+    return pg_rows_deliver_(rs);
 }
 
 /*
@@ -208,11 +207,11 @@ static int run_rows(struct quarry_conn *conn, const struct quarry_ctx *ctx, cons
                     int nparams, const char *const *params, uint64_t limit,
                     const struct quarry_row_sink *sink, struct quarry_error *err)
 {
-    struct row_stream rs = {.sink = sink, .limit = limit};
-    int rc = pg_stream_(conn, ctx, sql, nparams, params, row_result, &rs, err);
+    struct pg_rows rs = {.sink = sink, .limit = limit};
+    int rc = pg_stream_(conn, ctx, sql, nparams, params, pg_rows_result_, &rs, err);
     if (rc == QUARRY_OK && rs.begun && sink->end)
         sink->end(sink->userdata);
-    row_stream_free(&rs);
+    pg_rows_free_(&rs);
     return rc;
 }
 
@@ -240,17 +239,18 @@ int pg_execute_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const ch
 }
 
 /* ------------------------------------------------------------------------ */
-/* Sample                                                                   */
+/* Relations by name                                                        */
 /* ------------------------------------------------------------------------ */
 
-struct relation {
-    int found;
-    char kind;
-    int64_t tuples; /* -1: never analyzed */
-    int64_t pages;
-    char *schema; /* the names as the catalog spells them; pg_host_->free */
-    char *name;
-};
+int pg_table_args_check_(const char *schema, const char *table, const struct quarry_row_sink *sink,
+                         struct quarry_error *err)
+{
+    if (!table || !*table || !sink)
+        return pg_host_->error_set(err, QUARRY_ERR_INVALID, "", 0, "no table or sink");
+    if (strlen(table) > PG_NAME_MAX || (schema && strlen(schema) > PG_NAME_MAX))
+        return pg_host_->error_set(err, QUARRY_ERR_INVALID, "", 0, "name too long");
+    return QUARRY_OK;
+}
 
 static char *dup_string(const char *s)
 {
@@ -263,7 +263,7 @@ static char *dup_string(const char *s)
 
 static int relation_result(void *userdata, const PGresult *res, struct quarry_error *err)
 {
-    struct relation *rel = userdata;
+    struct pg_relation *rel = userdata;
     if (PQntuples(res) == 0 || rel->found)
         return QUARRY_SINK_CONTINUE;
     rel->found = 1;
@@ -288,6 +288,49 @@ static const char relation_sql[] =
     "pg_catalog.to_regclass(pg_catalog.quote_ident($2)) "
     "ELSE n.nspname = $1::name END";
 
+int pg_relation_find_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const char *schema,
+                      const char *table, struct pg_relation *rel, struct quarry_error *err)
+{
+    const char *params[2] = {schema && *schema ? schema : NULL, table};
+    memset(rel, 0, sizeof(*rel));
+    int rc = pg_stream_(conn, ctx, relation_sql, 2, params, relation_result, rel, err);
+    if (rc != QUARRY_OK || rel->found)
+        return rc;
+    return pg_host_->error_set(err, QUARRY_ERR_NOT_FOUND, "42P01", 0,
+                               "no table or view \"%.64s%s%.64s\"", params[0] ? params[0] : "",
+                               params[0] ? "\".\"" : "", table);
+}
+
+void pg_relation_clear_(struct pg_relation *rel)
+{
+    pg_host_->free(rel->schema);
+    pg_host_->free(rel->name);
+    rel->schema = NULL;
+    rel->name = NULL;
+}
+
+char *pg_relation_quoted_(struct quarry_conn *conn, const struct pg_relation *rel)
+{
+    char *schema = PQescapeIdentifier(conn->pg, rel->schema, strlen(rel->schema));
+    char *table = PQescapeIdentifier(conn->pg, rel->name, strlen(rel->name));
+    char *out = NULL;
+    if (schema && table) {
+        size_t cap = strlen(schema) + strlen(table) + 2;
+        out = pg_host_->alloc(cap);
+        if (out)
+            snprintf(out, cap, "%s.%s", schema, table);
+    }
+    if (schema)
+        PQfreemem(schema);
+    if (table)
+        PQfreemem(table);
+    return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sample                                                                   */
+/* ------------------------------------------------------------------------ */
+
 /*
  * TABLESAMPLE SYSTEM picks whole pages: ask for about 4n + 64 rows and at
  * least 32 pages, so that a short sample is unlikely and the rows spread
@@ -295,14 +338,13 @@ static const char relation_sql[] =
  * for that (or never analyzed, or not plain tables) take a plain LIMIT,
  * which stops after n rows and never scans the whole table either.
  */
-static char *sample_sql(struct quarry_conn *conn, const struct relation *rel, uint64_t limit)
+static char *sample_sql(struct quarry_conn *conn, const struct pg_relation *rel, uint64_t limit)
 {
-    char *schema = PQescapeIdentifier(conn->pg, rel->schema, strlen(rel->schema));
-    char *table = PQescapeIdentifier(conn->pg, rel->name, strlen(rel->name));
+    char *name = pg_relation_quoted_(conn, rel);
     char *sql = NULL;
-    if (!schema || !table)
+    if (!name)
         goto out;
-    size_t cap = strlen(schema) + strlen(table) + 256;
+    size_t cap = strlen(name) + 256;
     sql = pg_host_->alloc(cap);
     if (!sql)
         goto out;
@@ -316,19 +358,15 @@ static char *sample_sql(struct quarry_conn *conn, const struct relation *rel, ui
         /* Billionths of a percent, printed as integers: no locale's decimal comma. */
         uint64_t nano = (uint64_t)ceil(fraction * 100.0 * 1e9);
         snprintf(sql, cap,
-                 "SELECT * FROM (SELECT * FROM %s.%s TABLESAMPLE SYSTEM (%llu.%09llu)) AS s "
+                 "SELECT * FROM (SELECT * FROM %s TABLESAMPLE SYSTEM (%llu.%09llu)) AS s "
                  "ORDER BY random() LIMIT %llu",
-                 schema, table, (unsigned long long)(nano / 1000000000u),
+                 name, (unsigned long long)(nano / 1000000000u),
                  (unsigned long long)(nano % 1000000000u), (unsigned long long)limit);
     } else {
-        snprintf(sql, cap, "SELECT * FROM %s.%s LIMIT %llu", schema, table,
-                 (unsigned long long)limit);
+        snprintf(sql, cap, "SELECT * FROM %s LIMIT %llu", name, (unsigned long long)limit);
     }
 out:
-    if (schema)
-        PQfreemem(schema);
-    if (table)
-        PQfreemem(table);
+    pg_host_->free(name);
     return sql;
 }
 
@@ -336,18 +374,11 @@ static int sample_in_tx(struct quarry_conn *conn, const struct quarry_ctx *ctx, 
                         const char *table, uint64_t limit, const struct quarry_row_sink *sink,
                         struct quarry_error *err)
 {
-    struct relation rel = {0};
-    const char *params[2] = {schema && *schema ? schema : NULL, table};
+    struct pg_relation rel;
     char *sql = NULL;
-    int rc = pg_stream_(conn, ctx, relation_sql, 2, params, relation_result, &rel, err);
+    int rc = pg_relation_find_(conn, ctx, schema, table, &rel, err);
     if (rc != QUARRY_OK)
         goto out;
-    if (!rel.found) {
-        rc = pg_host_->error_set(err, QUARRY_ERR_NOT_FOUND, "42P01", 0,
-                                 "no table or view \"%.64s%s%.64s\"", params[0] ? params[0] : "",
-                                 params[0] ? "\".\"" : "", table);
-        goto out;
-    }
     sql = sample_sql(conn, &rel, limit);
     if (!sql) {
         rc = pg_host_->error_set(err, QUARRY_ERR_NOMEM, "", 0, "out of memory");
@@ -356,8 +387,7 @@ static int sample_in_tx(struct quarry_conn *conn, const struct quarry_ctx *ctx, 
     rc = run_rows(conn, ctx, sql, 0, NULL, limit, sink, err);
 out:
     pg_host_->free(sql);
-    pg_host_->free(rel.schema);
-    pg_host_->free(rel.name);
+    pg_relation_clear_(&rel);
     return rc;
 }
 
@@ -365,14 +395,13 @@ int pg_sample_(struct quarry_conn *conn, const struct quarry_ctx *ctx, const cha
                const char *table, uint32_t n, const struct quarry_row_sink *sink,
                struct quarry_error *err)
 {
-    if (!table || !*table || !sink)
-        return pg_host_->error_set(err, QUARRY_ERR_INVALID, "", 0, "no table or sink");
-    if (strlen(table) > PG_NAME_MAX || (schema && strlen(schema) > PG_NAME_MAX))
-        return pg_host_->error_set(err, QUARRY_ERR_INVALID, "", 0, "name too long");
+    int rc = pg_table_args_check_(schema, table, sink, err);
+    if (rc != QUARRY_OK)
+        return rc;
     uint64_t limit = n;
     if (ctx_row_limit(ctx) && ctx_row_limit(ctx) < limit)
         limit = ctx_row_limit(ctx);
-    int rc = pg_call_begin_(conn, err);
+    rc = pg_call_begin_(conn, err);
     if (rc != QUARRY_OK)
         return rc;
     rc = pg_tx_begin_(conn, ctx, err);
