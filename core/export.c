@@ -52,10 +52,14 @@
 #define EXPORT_TXN_BYTES (8u << 20)
 /*
  * While staging, the writer (off the reading thread) checkpoints the WAL
- * after every this many bytes of content: fewer, larger checkpoints, and a
- * WAL that never holds more than this and one transaction.
+ * after every this many bytes of content, so the WAL never holds more than
+ * this and one transaction. A checkpoint writes every page a second time
+ * (into the database file) and syncs both files: on two cores that work
+ * competes with reading, so it is done as seldom as this bound allows, and
+ * once after the swap. Measured on 1M rows (146 MB of pages): a checkpoint
+ * every 64 MB kept the documents from going live for 0.25-0.35 s longer.
  */
-#define EXPORT_CHECKPOINT_BYTES (64u << 20)
+#define EXPORT_CHECKPOINT_BYTES (256u << 20)
 #define EXPORT_WAL_PAGES_DEFAULT 1000 /* SQLite's, for the job's handle afterwards */
 
 enum export_format { FORMAT_MARKDOWN, FORMAT_JSONL };

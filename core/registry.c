@@ -8,6 +8,7 @@
 #include "log.h"
 
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
+#define REGISTRY_WAL_KEEP_BYTES "67108864" /* a WAL file restarts at most this large */
 
 struct registry {
     sqlite3 *db;
@@ -358,9 +359,14 @@ struct registry *registry_open(const char *path, char *err, size_t errlen)
     sqlite3_busy_timeout(registry->db, REGISTRY_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(registry->db, 1);
     char msg[512];
-    /* WAL with synchronous=FULL: a commit is on disk before we acknowledge it. */
+    /*
+     * WAL with synchronous=FULL: a commit is on disk before we acknowledge
+     * it. An export can grow the WAL by hundreds of megabytes before it is
+     * checkpointed; the size limit gives that space back once it restarts.
+     */
     if (exec_sql(registry->db,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                 "PRAGMA journal_size_limit = " REGISTRY_WAL_KEEP_BYTES ";",
                  msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "cannot configure registry %s: %s", path, msg);
         goto err;
