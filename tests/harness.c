@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <event2/thread.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 static char scratch[256];
 static unsigned scratch_counter;
@@ -172,6 +173,20 @@ char *harness_log(const struct harness_server *server)
     fclose(mem);
     fclose(f);
     return text;
+}
+
+long harness_sqlite_count(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
 }
 
 long harness_peak_rss_kb(const struct harness_server *server)

@@ -39,6 +39,12 @@ char *harness_log(const struct harness_server *server);
 /* The server process's peak resident set (VmHWM of /proc/<pid>/status) in kB, or -1. */
 long harness_peak_rss_kb(const struct harness_server *server);
 
+/*
+ * The first column of the first row `sql` answers on the sqlite file `path`
+ * (opened read-only), as an integer; -1 when it cannot be read.
+ */
+long harness_sqlite_count(const char *path, const char *sql);
+
 /* An API key made with `quarryd keys create` against a server's registry. */
 struct harness_key {
     char id[64];

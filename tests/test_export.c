@@ -203,20 +203,6 @@ static long check_pages(struct harness_server *srv, const char *connection_id, c
     return rows;
 }
 
-static long sqlite_count(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        n = (long)sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
-}
-
 static int sqlite_exec(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
@@ -512,8 +498,8 @@ static void test_reexport_keeps_unchanged(void)
 /* Counts documents in the registry itself that are not live (staged or retired leftovers). */
 static long registry_leftovers(struct harness_server *srv)
 {
-    return sqlite_count(harness_registry_path(srv),
-                        "SELECT count(*) FROM documents WHERE state <> 'live'");
+    return harness_sqlite_count(harness_registry_path(srv),
+                                "SELECT count(*) FROM documents WHERE state <> 'live'");
 }
 
 static void test_failed_export_keeps_previous(void)
@@ -590,7 +576,7 @@ static void test_large_table_bounded_memory(void)
              "CAST(printf('%%08d', i) AS BLOB) FROM n;",
              BIG_ROWS, BIG_PAYLOAD, BIG_PAYLOAD);
     CU_ASSERT_EQUAL_FATAL(sqlite_exec(path, sql), 0);
-    CU_ASSERT_EQUAL(sqlite_count(path, "SELECT count(*) FROM big"), BIG_ROWS);
+    CU_ASSERT_EQUAL(harness_sqlite_count(path, "SELECT count(*) FROM big"), BIG_ROWS);
 
     /* A server of its own, so that its peak RSS is this export's. */
     char asan[512];

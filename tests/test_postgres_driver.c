@@ -1193,11 +1193,17 @@ static void *cancel_later(void *arg)
     return NULL;
 }
 
-static void test_execute_cancel(void)
+/* A driver call that runs for seconds unless it is stopped. */
+typedef int (*slow_call_fn)(struct quarry_conn *conn, const struct quarry_ctx *ctx,
+                            const struct quarry_row_sink *sink, struct quarry_error *err);
+
+/*
+ * Runs `slow` twice, cancelled after 300 ms through the driver's cancel()
+ * and then through the host's ctx: CANCELLED soon after, no end(), and the
+ * connection still answers.
+ */
+static void expect_cancel_stops(struct quarry_conn *conn, slow_call_fn slow)
 {
-    NEED(url, "QUARRY_TEST_PG_URL");
-    struct quarry_conn *conn = open_main();
-    CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
     for (int host_side = 0; host_side < 2; host_side++) {
         struct host_call call;
         struct quarry_row_sink sink;
@@ -1209,15 +1215,30 @@ static void test_execute_cancel(void)
         pthread_t t;
         int64_t t0 = host_now_ms();
         CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cancel_later, &c), 0);
-        int status = drv->execute(conn, &call.ctx, "SELECT pg_sleep(10)", &sink, &err);
+        int status = slow(conn, &call.ctx, &sink, &err);
         pthread_join(t, NULL);
         int64_t took = host_now_ms() - t0;
         CU_ASSERT_EQUAL(status, QUARRY_ERR_CANCELLED);
         CU_ASSERT_EQUAL(c.status, QUARRY_OK);
         CU_ASSERT(took >= 250 && took < 3000);
+        CU_ASSERT_EQUAL(r->ended, 0);
         rec_free(r);
         CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
     }
+}
+
+static int sleep_ten_seconds(struct quarry_conn *conn, const struct quarry_ctx *ctx,
+                             const struct quarry_row_sink *sink, struct quarry_error *err)
+{
+    return drv->execute(conn, ctx, "SELECT pg_sleep(10)", sink, err);
+}
+
+static void test_execute_cancel(void)
+{
+    NEED(url, "QUARRY_TEST_PG_URL");
+    struct quarry_conn *conn = open_main();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
+    expect_cancel_stops(conn, sleep_ten_seconds);
     drv->close(conn);
 }
 
@@ -1742,29 +1763,16 @@ static void test_scan_deadline(void)
     drv->close(conn);
 }
 
+static int scan_slow_view(struct quarry_conn *conn, const struct quarry_ctx *ctx,
+                          const struct quarry_row_sink *sink, struct quarry_error *err)
+{
+    return drv->scan(conn, ctx, "quarry_scan", "slow", sink, err);
+}
+
 static void test_scan_cancel(void)
 {
     NEED_SCAN(conn);
-    for (int host_side = 0; host_side < 2; host_side++) {
-        struct host_call call;
-        struct quarry_row_sink sink;
-        struct quarry_error err;
-        host_call_init(&call, 20000, 0);
-        host_error_init(&err);
-        struct row_rec *r = rec_new(&sink);
-        struct canceller c = {.conn = conn, .call = host_side ? &call : NULL, .delay_ms = 300};
-        pthread_t t;
-        int64_t t0 = host_now_ms();
-        CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, cancel_later, &c), 0);
-        int status = drv->scan(conn, &call.ctx, "quarry_scan", "slow", &sink, &err);
-        pthread_join(t, NULL);
-        int64_t took = host_now_ms() - t0;
-        CU_ASSERT_EQUAL(status, QUARRY_ERR_CANCELLED);
-        CU_ASSERT(took >= 250 && took < 3000);
-        CU_ASSERT_EQUAL(r->ended, 0);
-        rec_free(r);
-        CU_ASSERT_EQUAL(scalar_int(conn, "SELECT 42"), 42);
-    }
+    expect_cancel_stops(conn, scan_slow_view);
     drv->close(conn);
 }
 

@@ -48,20 +48,6 @@ static int read_v3_documents(const char *path, struct stored_doc *docs, int max)
     return n;
 }
 
-static long count_rows(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
-    long n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        n = (long)sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
-}
-
 /* How many search results for `q` are the document `id`. */
 static int search_hits(struct harness_server *server, const char *q, const char *id)
 {
@@ -119,11 +105,13 @@ static void test_v3_documents_survive(void)
     CU_ASSERT_EQUAL(search_hits(server, "jazz", docs[genre_rows].id), 0);
     CU_ASSERT_EQUAL(harness_stop(server), 0);
 
-    CU_ASSERT_EQUAL(count_rows(registry, "PRAGMA user_version"), registry_migrations_known());
-    CU_ASSERT_EQUAL(count_rows(registry, "SELECT count(*) FROM document_content"),
+    CU_ASSERT_EQUAL(harness_sqlite_count(registry, "PRAGMA user_version"),
+                    registry_migrations_known());
+    CU_ASSERT_EQUAL(harness_sqlite_count(registry, "SELECT count(*) FROM document_content"),
                     V3_DOCUMENTS - 1);
     /* Content and documents pair up one to one. */
-    CU_ASSERT_EQUAL(count_rows(registry, "SELECT count(*) FROM documents d LEFT JOIN "
+    CU_ASSERT_EQUAL(harness_sqlite_count(registry,
+                                         "SELECT count(*) FROM documents d LEFT JOIN "
                                          "document_content t ON t.seq = d.seq WHERE t.seq IS NULL"),
                     0);
     for (int i = 0; i < n; i++)
