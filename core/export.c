@@ -1,20 +1,17 @@
 #include "export.h"
 
-#include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "app.h"
 #include "catalog.h"
 #include "config.h"
 #include "connections.h"
 #include "documents.h"
+#include "export_stager.h"
+#include "export_text.h"
 #include "host.h"
 #include "jobrunner.h"
 #include "jobs.h"
@@ -37,37 +34,7 @@
 #define EXPORT_COLLECT_BATCH 32
 #define EXPORT_RESULT_TABLES_MAX 1000
 #define EXPORT_PROGRESS_EVERY_MS 250
-/*
- * Pages read ahead of the registry writer: enough for the reader to go on
- * while the writer checkpoints (a copy of EXPORT_CHECKPOINT_BYTES), little
- * enough to keep memory a few megabytes.
- */
-#define EXPORT_QUEUE_PAGES 64
-#define EXPORT_QUEUE_BYTES (8u << 20)
-/*
- * The writer stores pages in transactions of up to this many bytes: each
- * commit writes the b-tree pages it touched (the table's and its indexes'
- * leaves) into the WAL again, once per commit rather than once per page.
- */
-#define EXPORT_TXN_BYTES (8u << 20)
-/*
- * While staging, the writer (off the reading thread) checkpoints the WAL
- * after every this many bytes of content, so the WAL never holds more than
- * this and one transaction. A checkpoint writes every page a second time
- * (into the database file) and syncs both files: on two cores that work
- * competes with reading, so it is done as seldom as this bound allows, and
- * once after the swap. Measured on 1M rows (146 MB of pages): a checkpoint
- * every 64 MB kept the documents from going live for 0.25-0.35 s longer.
- */
-#define EXPORT_CHECKPOINT_BYTES (256u << 20)
 #define EXPORT_WAL_PAGES_DEFAULT 1000 /* SQLite's, for the job's handle afterwards */
-
-enum export_format { FORMAT_MARKDOWN, FORMAT_JSONL };
-
-static const char *format_name(int format)
-{
-    return format == FORMAT_JSONL ? "jsonl" : "markdown";
-}
 
 /* ------------------------------------------------------------------------ */
 /* The request                                                              */
@@ -124,558 +91,6 @@ json_t *export_payload(const json_t *body, char *why, size_t len)
 }
 
 /* ------------------------------------------------------------------------ */
-/* A growable text buffer                                                   */
-/* ------------------------------------------------------------------------ */
-
-struct text {
-    char *data;
-    size_t len, cap;
-    int failed; /* out of memory: the content is incomplete */
-};
-
-static int text_reserve(struct text *t, size_t extra)
-{
-    if (t->len + extra + 1 <= t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->len + extra + 1)
-        cap *= 2;
-    char *grown = realloc(t->data, cap);
-    if (!grown) {
-        t->failed = 1;
-        return -1;
-    }
-    t->data = grown;
-    t->cap = cap;
-    return 0;
-}
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-    if (text_reserve(t, n) != 0)
-        return;
-    memcpy(t->data + t->len, s, n);
-    t->len += n;
-    t->data[t->len] = '\0';
-}
-
-static void text_str(struct text *t, const char *s)
-{
-    text_add(t, s, strlen(s));
-}
-
-static void text_char(struct text *t, char c)
-{
-    text_add(t, &c, 1);
-}
-
-static void text_clear(struct text *t)
-{
-    t->len = 0;
-    t->failed = 0;
-    if (t->data)
-        t->data[0] = '\0';
-}
-
-static void text_free(struct text *t)
-{
-    free(t->data);
-    memset(t, 0, sizeof(*t));
-}
-
-/* Takes the text out of `t` (caller frees), leaving it empty with as much room as before. */
-static char *text_take(struct text *t, size_t *len)
-{
-    char *data = t->data;
-    size_t cap = t->cap;
-    *len = t->len;
-    memset(t, 0, sizeof(*t));
-    if (cap)
-        text_reserve(t, cap - 1);
-    return data;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Values                                                                   */
-/* ------------------------------------------------------------------------ */
-
-/* The shortest of %.15g and %.17g that reads back as the same double. */
-static void format_double(double d, char *buf, size_t size)
-{
-    snprintf(buf, size, "%.15g", d);
-    if (strtod(buf, NULL) != d)
-        snprintf(buf, size, "%.17g", d);
-}
-
-/* 1 when `s` is printable ASCII that JSON takes as it is (no quote, backslash, control). */
-static int plain_ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
-            return 0;
-    }
-    return 1;
-}
-
-/* Where to cut `s` to at most `cap` bytes without splitting a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t cap)
-{
-    while (cap > 0 && ((unsigned char)s[cap] & 0xC0) == 0x80)
-        cap--;
-    return cap;
-}
-
-/* An integer in decimal: printf's generality costs more than the rest of a row. */
-static void add_int(struct text *out, int64_t value)
-{
-    char digits[24];
-    size_t n = 0;
-    uint64_t u = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-    do {
-        digits[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (text_reserve(out, n + 1) != 0)
-        return;
-    if (value < 0)
-        out->data[out->len++] = '-';
-    while (n)
-        out->data[out->len++] = digits[--n];
-    out->data[out->len] = '\0';
-}
-
-static void add_base64(struct text *out, const char *bin, size_t n)
-{
-    size_t size = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    if (text_reserve(out, size) != 0)
-        return;
-    sodium_bin2base64(out->data + out->len, size, (const unsigned char *)bin, n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    out->len += size - 1;
-}
-
-/* Text as a JSON string; 0, or -1 when it is not valid UTF-8. */
-static int add_json_string(struct text *out, const char *s, size_t n)
-{
-    if (plain_ascii(s, n)) {
-        if (text_reserve(out, n + 2) != 0)
-            return 0;
-        out->data[out->len++] = '"';
-        memcpy(out->data + out->len, s, n);
-        out->len += n;
-        out->data[out->len++] = '"';
-        out->data[out->len] = '\0';
-        return 0;
-    }
-    json_t *str = json_stringn(s, n); /* NULL for invalid UTF-8 */
-    if (!str)
-        return -1;
-    /* Escaping grows a byte to at most six ("\u001f"). */
-    size_t room = n * 6 + 3;
-    if (text_reserve(out, room) == 0) {
-        size_t used = json_dumpb(str, out->data + out->len, room, JSON_ENCODE_ANY);
-        if (used > 0 && used <= room)
-            out->len += used;
-        out->data[out->len] = '\0';
-    }
-    json_decref(str);
-    return 0;
-}
-
-/* Bytes a markdown cell cannot hold as they are: `|`, line breaks, and (to check) non-ASCII. */
-static int markdown_special(unsigned char c)
-{
-    return c == '|' || c == '\n' || c == '\r' || c >= 0x80;
-}
-
-/* Text into a markdown table cell; 0, or -1 when it is not valid UTF-8. */
-static int add_markdown_text(struct text *out, const char *s, size_t n)
-{
-    size_t plain = 0;
-    while (plain < n && !markdown_special((unsigned char)s[plain]))
-        plain++;
-    if (plain == n) { /* the common case: nothing to escape */
-        text_add(out, s, n);
-        return 0;
-    }
-    json_t *checked = NULL;
-    for (size_t i = plain; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80) {
-            if (!(checked = json_stringn(s, n)))
-                return -1;
-            json_decref(checked);
-            break;
-        }
-    if (text_reserve(out, n * 4) != 0)
-        return 0;
-    memcpy(out->data + out->len, s, plain);
-    out->len += plain;
-    for (size_t i = plain; i < n; i++) {
-        char c = s[i];
-        if (c == '|') {
-            out->data[out->len++] = '\\';
-            out->data[out->len++] = '|';
-        } else if (c == '\n') {
-            memcpy(out->data + out->len, "<br>", 4);
-            out->len += 4;
-        } else if (c != '\r') {
-            out->data[out->len++] = c;
-        }
-    }
-    out->data[out->len] = '\0';
-    return 0;
-}
-
-struct cell_writer {
-    int format;
-    size_t cap;          /* bytes of one value */
-    struct text scratch; /* a cut value with its marker */
-};
-
-static void add_text(struct cell_writer *cw, struct text *out, const char *s, size_t n);
-
-static void add_binary(struct cell_writer *cw, struct text *out, const char *bin, size_t n)
-{
-    if (n / 3 * 4 > cw->cap) {
-        char note[96];
-        snprintf(note, sizeof(note), "[binary: %zu bytes, over the export's cell limit]", n);
-        add_text(cw, out, note, strlen(note));
-        return;
-    }
-    if (cw->format == FORMAT_JSONL)
-        text_char(out, '"');
-    add_base64(out, bin, n);
-    if (cw->format == FORMAT_JSONL)
-        text_char(out, '"');
-}
-
-static void add_text(struct cell_writer *cw, struct text *out, const char *s, size_t n)
-{
-    if (n > cw->cap) {
-        size_t cut = utf8_cut(s, cw->cap);
-        char marker[64];
-        snprintf(marker, sizeof(marker), " [truncated: %zu bytes]", n);
-        text_clear(&cw->scratch);
-        text_add(&cw->scratch, s, cut);
-        text_str(&cw->scratch, marker);
-        s = cw->scratch.data;
-        n = cw->scratch.len;
-    }
-    int rc = cw->format == FORMAT_JSONL ? add_json_string(out, s, n) : add_markdown_text(out, s, n);
-    if (rc != 0) /* not UTF-8: bytes, then */
-        add_binary(cw, out, s, n);
-}
-
-static void add_json_value(struct cell_writer *cw, struct text *out, const char *s, size_t n)
-{
-    if (cw->format == FORMAT_JSONL && n <= cw->cap) {
-        json_t *value = json_loadb(s, n, JSON_DECODE_ANY, NULL);
-        if (value) {
-            char *compact = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-            json_decref(value);
-            if (compact) {
-                text_str(out, compact);
-                free(compact);
-                return;
-            }
-        }
-    }
-    add_text(cw, out, s, n); /* markdown, too long, or not JSON after all: as text */
-}
-
-static void add_value(struct cell_writer *cw, struct text *out, const struct quarry_value *v)
-{
-    char num[40];
-    int jsonl = cw->format == FORMAT_JSONL;
-    switch (v->type) {
-    case QUARRY_VALUE_NULL:
-        if (jsonl)
-            text_str(out, "null");
-        return;
-    case QUARRY_VALUE_INT:
-        add_int(out, v->i);
-        return;
-    case QUARRY_VALUE_DOUBLE:
-        if (isfinite(v->d))
-            format_double(v->d, num, sizeof(num));
-        else
-            snprintf(num, sizeof(num), "%s", jsonl ? "null" : (isnan(v->d) ? "NaN" : "Infinity"));
-        text_str(out, num);
-        return;
-    case QUARRY_VALUE_BOOL:
-        text_str(out, v->i ? "true" : "false");
-        return;
-    case QUARRY_VALUE_BLOB:
-        add_binary(cw, out, v->str ? v->str : "", v->str ? v->len : 0);
-        return;
-    case QUARRY_VALUE_JSON:
-        add_json_value(cw, out, v->str ? v->str : "", v->str ? v->len : 0);
-        return;
-    default: /* text, decimal, timestamp, date, and types this build does not know */
-        add_text(cw, out, v->str ? v->str : "", v->str ? v->len : 0);
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Storing: a writer thread behind a bounded queue                          */
-/* ------------------------------------------------------------------------ */
-
-/*
- * Hashing a page and writing it to the registry take about as long as
- * reading and formatting it, so a thread of the export's own does the
- * storing while the source is read. At most EXPORT_QUEUE_PAGES pages of
- * EXPORT_QUEUE_BYTES in all wait (one page of any size may), so memory
- * stays bounded. Without a thread (it could not start), the reader stores
- * each page itself.
- */
-
-/* A document on its way to the registry; owns its strings. */
-struct pending_doc {
-    char *content;
-    size_t len;
-    char *title, *metadata;
-    const char *schema, *table; /* the catalog's, which outlives the writer */
-    const char *kind, *format;  /* static */
-    int part;
-    int index_now;
-    char hash[65]; /* of the content, hex */
-};
-
-struct stager {
-    struct registry *registry; /* the writer's own handle, or the job's without a thread */
-    int own_registry;
-    int threaded;
-    const char *export_id;
-    const char *connection_id;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t changed;
-    struct pending_doc *queue[EXPORT_QUEUE_PAGES];
-    size_t head, count;
-    size_t queued_bytes;
-    int closing;
-    atomic_int failed;
-    int in_txn;               /* the writer's: a transaction is open */
-    size_t txn_bytes;         /* content stored in it so far */
-    size_t wal_bytes;         /* content committed since the last checkpoint */
-    long docs_new, docs_kept; /* the writer's; read once it is joined */
-};
-
-static void pending_free(struct pending_doc *p)
-{
-    if (!p)
-        return;
-    free(p->content);
-    free(p->title);
-    free(p->metadata);
-    free(p);
-}
-
-static void hash_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char hash[32];
-    crypto_generichash(hash, sizeof(hash), (const unsigned char *)data, len, NULL, 0);
-    sodium_bin2hex(out, 65, hash, sizeof(hash));
-}
-
-static int store(struct stager *st, const struct pending_doc *p)
-{
-    char id[ID_UUID_LEN + 1];
-    struct document_in doc = {.connection_id = st->connection_id,
-                              .schema = p->schema,
-                              .table = p->table,
-                              .kind = p->kind,
-                              .part = p->part,
-                              .format = p->format,
-                              .title = p->title,
-                              .content = p->content,
-                              .content_len = p->len,
-                              .content_hash = p->hash,
-                              .metadata = p->metadata,
-                              .index_now = p->index_now};
-    int kept;
-    if (documents_stage(st->registry, st->export_id, &doc, id, &kept) != DOCS_OK)
-        return -1;
-    if (kept)
-        st->docs_kept++;
-    else
-        st->docs_new++;
-    return 0;
-}
-
-/* Ends the writer's open transaction: COMMIT (`ok`) or ROLLBACK. 0, or -1. */
-static int writer_end_txn(struct stager *st, int ok)
-{
-    if (!st->in_txn)
-        return 0;
-    size_t bytes = st->txn_bytes;
-    st->in_txn = 0;
-    st->txn_bytes = 0;
-    sqlite3 *db = registry_db(st->registry);
-    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        st->wal_bytes += bytes;
-        if (st->wal_bytes >= EXPORT_CHECKPOINT_BYTES) {
-            /*
-             * RESTART waits (the busy timeout) for readers of the WAL, so
-             * that the next transaction writes it from its start again: a
-             * PASSIVE one could leave it growing while a request reads.
-             */
-            st->wal_bytes = 0;
-            if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL) !=
-                SQLITE_OK)
-                log_warn("export %s: checkpoint: %s", st->export_id, sqlite3_errmsg(db));
-        }
-        return 0;
-    }
-    if (ok)
-        log_error("export %s: cannot commit staged documents: %s", st->export_id,
-                  sqlite3_errmsg(db));
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-}
-
-/* Stores `p` inside a transaction of several pages. 0, or -1. */
-static int writer_store(struct stager *st, const struct pending_doc *p)
-{
-    if (!st->in_txn) {
-        /* IMMEDIATE: the write lock now, or a busy wait now rather than a failed upgrade. */
-        if (sqlite3_exec(registry_db(st->registry), "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-            SQLITE_OK)
-            return -1;
-        st->in_txn = 1;
-    }
-    if (store(st, p) != 0) {
-        writer_end_txn(st, 0);
-        return -1;
-    }
-    st->txn_bytes += p->len;
-    return st->txn_bytes >= EXPORT_TXN_BYTES ? writer_end_txn(st, 1) : 0;
-}
-
-static void *writer_main(void *arg)
-{
-    struct stager *st = arg;
-    for (;;) {
-        pthread_mutex_lock(&st->mu);
-        if (st->count == 0 && st->in_txn) {
-            /*
-             * Nothing to store: commit before waiting, so that the write
-             * lock is never held while the reader (which may itself wait
-             * for it, to report progress) is the one to move.
-             */
-            pthread_mutex_unlock(&st->mu);
-            if (writer_end_txn(st, 1) != 0)
-                atomic_store(&st->failed, 1);
-            pthread_mutex_lock(&st->mu);
-            pthread_cond_broadcast(&st->changed); /* a reader may wait for the failure */
-        }
-        while (st->count == 0 && !st->closing)
-            pthread_cond_wait(&st->changed, &st->mu);
-        if (st->count == 0) {
-            pthread_mutex_unlock(&st->mu);
-            if (writer_end_txn(st, !atomic_load(&st->failed)) != 0)
-                atomic_store(&st->failed, 1);
-            return NULL;
-        }
-        struct pending_doc *p = st->queue[st->head];
-        st->head = (st->head + 1) % EXPORT_QUEUE_PAGES;
-        st->count--;
-        st->queued_bytes -= p->len;
-        pthread_cond_broadcast(&st->changed);
-        pthread_mutex_unlock(&st->mu);
-        /* After a failure the queue still drains, so that a waiting reader wakes. */
-        if (!atomic_load(&st->failed) && writer_store(st, p) != 0) {
-            atomic_store(&st->failed, 1);
-            writer_end_txn(st, 0);
-        }
-        pending_free(p);
-    }
-}
-
-static void stager_start(struct stager *st, struct registry *job_registry, const char *export_id,
-                         const char *connection_id)
-{
-    char err[256];
-    st->export_id = export_id;
-    st->connection_id = connection_id;
-    st->registry = registry_open(registry_path(job_registry), err, sizeof(err));
-    if (st->registry) {
-        st->own_registry = 1;
-        /* Staged pages need no fsync of their own; see set_durability. */
-        sqlite3_exec(registry_db(st->registry), "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-        sqlite3_wal_autocheckpoint(registry_db(st->registry), 0); /* see writer_end_txn */
-        if (pthread_mutex_init(&st->mu, NULL) == 0) {
-            if (pthread_cond_init(&st->changed, NULL) == 0) {
-                st->threaded = pthread_create(&st->thread, NULL, writer_main, st) == 0;
-                if (!st->threaded)
-                    pthread_cond_destroy(&st->changed);
-            }
-            if (!st->threaded)
-                pthread_mutex_destroy(&st->mu);
-        }
-    }
-    if (!st->threaded) {
-        log_warn("export %s: storing without a writer thread (%s)", export_id,
-                 st->registry ? "no thread" : err);
-        registry_close(st->own_registry ? st->registry : NULL);
-        st->registry = job_registry;
-        st->own_registry = 0;
-    }
-}
-
-/* Hands `p` over (also on failure). 0, or -1 once storing has failed. */
-static int stager_submit(struct stager *st, struct pending_doc *p)
-{
-    /* Hashed here, on the reading thread: storing is the larger share of the work. */
-    hash_hex(p->content, p->len, p->hash);
-    if (!st->threaded) {
-        if (!atomic_load(&st->failed) && store(st, p) != 0)
-            atomic_store(&st->failed, 1);
-        pending_free(p);
-        return atomic_load(&st->failed) ? -1 : 0;
-    }
-    pthread_mutex_lock(&st->mu);
-    while ((st->count == EXPORT_QUEUE_PAGES ||
-            (st->count > 0 && st->queued_bytes + p->len > EXPORT_QUEUE_BYTES)) &&
-           !atomic_load(&st->failed))
-        pthread_cond_wait(&st->changed, &st->mu);
-    int failed = atomic_load(&st->failed);
-    if (!failed) {
-        st->queue[(st->head + st->count) % EXPORT_QUEUE_PAGES] = p;
-        st->count++;
-        st->queued_bytes += p->len;
-        pthread_cond_broadcast(&st->changed);
-    }
-    pthread_mutex_unlock(&st->mu);
-    if (failed) {
-        pending_free(p);
-        return -1;
-    }
-    return 0;
-}
-
-/* Waits until everything handed over is stored. 0, or -1 when storing failed. */
-static int stager_finish(struct stager *st)
-{
-    if (st->threaded) {
-        pthread_mutex_lock(&st->mu);
-        st->closing = 1;
-        pthread_cond_broadcast(&st->changed);
-        pthread_mutex_unlock(&st->mu);
-        pthread_join(st->thread, NULL);
-        pthread_cond_destroy(&st->changed);
-        pthread_mutex_destroy(&st->mu);
-        st->threaded = 0;
-    }
-    if (st->own_registry)
-        registry_close(st->registry);
-    st->registry = NULL;
-    st->own_registry = 0;
-    return atomic_load(&st->failed) ? -1 : 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* The run                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -718,7 +133,8 @@ struct export_run {
     json_t *by_label;     /* its tables by label (borrowed from `snapshot`) */
     json_t *referenced;   /* label -> ["Other (col) -> (col)", ...] from the catalog */
 
-    struct stager stager;
+    struct export_stager *stager;
+    long docs_new, docs_kept;
     long docs_live, docs_retired;
     int64_t rows;
     json_t *table_results;
@@ -750,25 +166,25 @@ static json_t *base_metadata(const struct export_run *run, const struct catalog_
 {
     char now[ID_TIME_LEN + 1];
     id_time_now(now);
-    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "connection_id",
-                     run->connection_id, "connection_name", run->state.name, "database_type",
-                     run->state.database_type, "schema",
-                     t->schema ? json_string(t->schema) : json_null(), "table", label, "kind", kind,
-                     "format", kind[0] == 'o' ? "markdown" : format_name(run->format), "mime_type",
-                     kind[0] == 'o' || run->format == FORMAT_MARKDOWN ? "text/markdown"
-                                                                      : "application/x-ndjson",
-                     "snapshot_version",
-                     run->snapshot_version ? json_integer(run->snapshot_version) : json_null(),
-                     "export_task_id", run->job_id, "exported_at", now);
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "connection_id",
+        run->connection_id, "connection_name", run->state.name, "database_type",
+        run->state.database_type, "schema", t->schema ? json_string(t->schema) : json_null(),
+        "table", label, "kind", kind, "format",
+        kind[0] == 'o' ? "markdown" : export_format_name(run->format), "mime_type",
+        kind[0] == 'o' || run->format == EXPORT_MARKDOWN ? "text/markdown" : "application/x-ndjson",
+        "snapshot_version",
+        run->snapshot_version ? json_integer(run->snapshot_version) : json_null(), "export_task_id",
+        run->job_id, "exported_at", now);
 }
 
 /* Hands a document to the writer; takes `p` (NULL: out of memory). 0, or -1. */
-static int submit(struct export_run *run, struct pending_doc *p, const char *label)
+static int submit(struct export_run *run, struct export_doc *p, const char *label)
 {
-    if (p && p->content && p->title && p->metadata && stager_submit(&run->stager, p) == 0)
+    if (p && p->content && p->title && p->metadata && export_stager_submit(run->stager, p) == 0)
         return 0;
     if (p && (!p->content || !p->title || !p->metadata))
-        pending_free(p);
+        export_doc_free(p);
     fail_with(&run->failure, "internal", "cannot store the documents of %s", label);
     return -1;
 }
@@ -792,13 +208,13 @@ struct page_writer {
     size_t ncols;
     char **keys; /* JSONL: "\"name\":" per column */
     size_t *key_lens;
-    json_t *columns;  /* the names, for metadata */
-    struct text head; /* markdown: the table's header rows */
-    struct cell_writer cells;
-    struct cell_writer sample_cells;
-    struct text page;    /* the rows of the page being written */
-    struct text doc;     /* markdown: the page as stored, heading included */
-    struct text samples; /* markdown rows of the first few rows, for the overview */
+    json_t *columns;         /* the names, for metadata */
+    struct export_text head; /* markdown: the table's header rows */
+    struct export_cells cells;
+    struct export_cells sample_cells;
+    struct export_text page;    /* the rows of the page being written */
+    struct export_text doc;     /* markdown: the page as stored, heading included */
+    struct export_text samples; /* markdown rows of the first few rows, for the overview */
     long page_rows;
     int64_t rows;
     int part;
@@ -813,12 +229,12 @@ static void writer_free(struct page_writer *w)
     free(w->keys);
     free(w->key_lens);
     json_decref(w->columns);
-    text_free(&w->head);
-    text_free(&w->cells.scratch);
-    text_free(&w->sample_cells.scratch);
-    text_free(&w->page);
-    text_free(&w->doc);
-    text_free(&w->samples);
+    export_text_free(&w->head);
+    export_text_free(&w->cells.scratch);
+    export_text_free(&w->sample_cells.scratch);
+    export_text_free(&w->page);
+    export_text_free(&w->doc);
+    export_text_free(&w->samples);
 }
 
 static int sink_begin(void *userdata, const struct quarry_column *raw, size_t n)
@@ -843,8 +259,8 @@ static int sink_begin(void *userdata, const struct quarry_column *raw, size_t n)
                                            : cap;
     w->cells.format = w->run->format;
     w->sample_cells.cap = EXPORT_SAMPLE_CELL;
-    w->sample_cells.format = FORMAT_MARKDOWN;
-    text_str(&w->head, "|");
+    w->sample_cells.format = EXPORT_MARKDOWN;
+    export_text_str(&w->head, "|");
     /* The driver's elements may be larger than ours: step by its struct size. */
     size_t stride = n ? raw[0].struct_size : 0;
     for (size_t i = 0; i < n; i++) {
@@ -862,14 +278,14 @@ static int sink_begin(void *userdata, const struct quarry_column *raw, size_t n)
         free(encoded);
         w->key_lens[i] = strlen(w->keys[i]);
         json_array_append_new(w->columns, json_string(name));
-        text_char(&w->head, ' ');
-        add_markdown_text(&w->head, name, strlen(name));
-        text_str(&w->head, " |");
+        export_text_char(&w->head, ' ');
+        export_text_markdown(&w->head, name, strlen(name));
+        export_text_str(&w->head, " |");
     }
-    text_str(&w->head, "\n|");
+    export_text_str(&w->head, "\n|");
     for (size_t i = 0; i < n; i++)
-        text_str(&w->head, " --- |");
-    text_char(&w->head, '\n');
+        export_text_str(&w->head, " --- |");
+    export_text_char(&w->head, '\n');
     return w->head.failed ? QUARRY_SINK_STOP : QUARRY_SINK_CONTINUE;
 nomem:
     fail_with(&w->run->failure, "internal", "out of memory exporting %s", w->label);
@@ -877,27 +293,27 @@ nomem:
     return QUARRY_SINK_STOP;
 }
 
-static void write_row(struct cell_writer *cw, struct text *out, const struct page_writer *w,
+static void write_row(struct export_cells *cw, struct export_text *out, const struct page_writer *w,
                       const struct quarry_value *values, size_t n)
 {
-    if (cw->format == FORMAT_JSONL) {
-        text_char(out, '{');
+    if (cw->format == EXPORT_JSONL) {
+        export_text_char(out, '{');
         for (size_t i = 0; i < n; i++) {
             if (i)
-                text_char(out, ',');
-            text_add(out, w->keys[i], w->key_lens[i]);
-            add_value(cw, out, &values[i]);
+                export_text_char(out, ',');
+            export_text_add(out, w->keys[i], w->key_lens[i]);
+            export_cells_value(cw, out, &values[i]);
         }
-        text_str(out, "}\n");
+        export_text_str(out, "}\n");
         return;
     }
-    text_char(out, '|');
+    export_text_char(out, '|');
     for (size_t i = 0; i < n; i++) {
-        text_char(out, ' ');
-        add_value(cw, out, &values[i]);
-        text_str(out, " |");
+        export_text_char(out, ' ');
+        export_cells_value(cw, out, &values[i]);
+        export_text_str(out, " |");
     }
-    text_char(out, '\n');
+    export_text_char(out, '\n');
 }
 
 static int flush_page(struct page_writer *w)
@@ -906,27 +322,27 @@ static int flush_page(struct page_writer *w)
     if (w->page_rows == 0)
         return 0;
     int64_t first = w->rows - w->page_rows + 1;
-    struct pending_doc *p = calloc(1, sizeof(*p));
+    struct export_doc *p = calloc(1, sizeof(*p));
     if (!p || w->page.failed ||
         asprintf(&p->title, "%.*s: rows %lld-%lld", EXPORT_NAME_MAX, w->label, (long long)first,
                  (long long)w->rows) < 0) {
         if (p)
             p->title = NULL;
-        pending_free(p);
+        export_doc_free(p);
         fail_with(&run->failure, "internal", "out of memory exporting %s", w->label);
         return -1;
     }
-    if (run->format == FORMAT_MARKDOWN) {
-        text_clear(&w->doc);
-        text_str(&w->doc, "## ");
-        text_str(&w->doc, p->title);
-        text_str(&w->doc, "\n\n");
-        text_add(&w->doc, w->head.data, w->head.len);
-        text_add(&w->doc, w->page.data, w->page.len);
+    if (run->format == EXPORT_MARKDOWN) {
+        export_text_clear(&w->doc);
+        export_text_str(&w->doc, "## ");
+        export_text_str(&w->doc, p->title);
+        export_text_str(&w->doc, "\n\n");
+        export_text_add(&w->doc, w->head.data, w->head.len);
+        export_text_add(&w->doc, w->page.data, w->page.len);
         if (!w->doc.failed)
-            p->content = text_take(&w->doc, &p->len);
+            p->content = export_text_take(&w->doc, &p->len);
     } else {
-        p->content = text_take(&w->page, &p->len);
+        p->content = export_text_take(&w->page, &p->len);
     }
     json_t *meta = base_metadata(run, w->table, w->label, "rows");
     json_object_set_new(meta, "part", json_integer(w->part + 1));
@@ -938,11 +354,11 @@ static int flush_page(struct page_writer *w)
     p->schema = w->table->schema;
     p->table = w->table->name;
     p->kind = "rows";
-    p->format = format_name(run->format);
+    p->format = export_format_name(run->format);
     p->part = w->part + 1;
     w->part++;
     w->page_rows = 0;
-    text_clear(&w->page);
+    export_text_clear(&w->page);
     return submit(run, p, w->label);
 }
 
@@ -1046,12 +462,13 @@ static const char *str(const json_t *obj, const char *key)
 /* A table cell: `|`, newlines and overlong text tamed. */
 static void md_cell(FILE *out, const char *text)
 {
-    struct text t = {0};
+    struct export_text t = {0};
     size_t len = text ? strlen(text) : 0;
-    if (text && add_markdown_text(&t, text, len > 400 ? utf8_cut(text, 400) : len) != 0)
-        text_str(&t, "(not UTF-8)");
+    if (text &&
+        export_text_markdown(&t, text, len > 400 ? export_text_utf8_cut(text, 400) : len) != 0)
+        export_text_str(&t, "(not UTF-8)");
     fprintf(out, " %s |", t.data ? t.data : "");
-    text_free(&t);
+    export_text_free(&t);
 }
 
 static void md_json_cell(FILE *out, const json_t *value)
@@ -1160,7 +577,7 @@ static void overview_statistics(FILE *out, const struct catalog_table *t, const 
     fprintf(out,
             "\n## Statistics\n\n- Rows exported: %lld\n- Row documents: %d (up to %d rows "
             "each, %s)\n",
-            (long long)rows, documents, run->rows_per_document, format_name(run->format));
+            (long long)rows, documents, run->rows_per_document, export_format_name(run->format));
     if (t->row_estimate >= 0)
         fprintf(out, "- Rows estimated by the database: %lld\n", (long long)t->row_estimate);
     if (!snap)
@@ -1232,7 +649,7 @@ static void overview_text(FILE *out, const struct export_run *run, const struct 
 static int stage_overview(struct export_run *run, const struct catalog_table *t, const char *label,
                           const struct page_writer *w)
 {
-    struct pending_doc *p = calloc(1, sizeof(*p));
+    struct export_doc *p = calloc(1, sizeof(*p));
     FILE *out = p ? open_memstream(&p->content, &p->len) : NULL;
     if (!out) {
         free(p);
@@ -1607,12 +1024,12 @@ static json_t *result_json(struct export_run *run, int indexed, double export_s,
     return json_pack(
         "{s:s, s:s, s:s, s:i, s:o, s:I, s:O, s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:f, s:f}",
         "connection_id", run->connection_id, "status", "succeeded", "format",
-        format_name(run->format), "rows_per_document", run->rows_per_document, "snapshot_version",
+        export_format_name(run->format), "rows_per_document", run->rows_per_document,
+        "snapshot_version",
         run->snapshot_version ? json_integer(run->snapshot_version) : json_null(),
         "tables_exported", (json_int_t)run->ntables, "tables", run->table_results, "rows",
-        (json_int_t)run->rows, "documents",
-        (json_int_t)(run->stager.docs_new + run->stager.docs_kept), "documents_new",
-        (json_int_t)run->stager.docs_new, "documents_kept", (json_int_t)run->stager.docs_kept,
+        (json_int_t)run->rows, "documents", (json_int_t)(run->docs_new + run->docs_kept),
+        "documents_new", (json_int_t)run->docs_new, "documents_kept", (json_int_t)run->docs_kept,
         "documents_retired", (json_int_t)run->docs_retired, "search_indexed", indexed,
         "export_seconds", export_s, "seconds", total_s, "rows_per_second",
         export_s > 0 ? (double)run->rows / export_s : 0.0);
@@ -1626,7 +1043,7 @@ void export_job(struct job_context *ctx)
                              .connection_id = ctx->connection_id};
     const char *format = json_string_value(json_object_get(ctx->payload, "format"));
     json_int_t rows = json_integer_value(json_object_get(ctx->payload, "rows_per_document"));
-    run.format = format && strcmp(format, "jsonl") == 0 ? FORMAT_JSONL : FORMAT_MARKDOWN;
+    run.format = format && strcmp(format, "jsonl") == 0 ? EXPORT_JSONL : EXPORT_MARKDOWN;
     run.rows_per_document = rows >= 1 && rows <= EXPORT_ROWS_MAX ? (int)rows : EXPORT_ROWS_DEFAULT;
     run.requested = json_is_array(json_object_get(ctx->payload, "tables"))
                         ? json_object_get(ctx->payload, "tables")
@@ -1638,10 +1055,13 @@ void export_job(struct job_context *ctx)
     set_checkpointing(&run, 1);
     int rc = run.table_results ? prepare(&run) : -1;
     if (rc == 0) {
-        stager_start(&run.stager, run.registry, run.job_id, run.connection_id);
-        rc = export_all(&run);
+        run.stager = export_stager_start(run.registry, run.job_id, run.connection_id);
+        if (!run.stager)
+            fail_with(&run.failure, "internal", "out of memory");
+        rc = run.stager ? export_all(&run) : -1;
         /* Everything handed over is stored (or storing failed) before anything else. */
-        if (stager_finish(&run.stager) != 0 && rc == 0) {
+        if (run.stager && export_stager_finish(run.stager, &run.docs_new, &run.docs_kept) != 0 &&
+            rc == 0) {
             fail_with(&run.failure, "internal", "cannot store the documents; see the server log");
             rc = -1;
         }
@@ -1669,9 +1089,8 @@ void export_job(struct job_context *ctx)
         jobs_succeed(run.registry, run.job_id, result);
         json_decref(result);
         log_info("export %s: %lld rows of %zu tables into %ld documents (%ld new) in %.2f s",
-                 run.job_id, (long long)run.rows, run.ntables,
-                 run.stager.docs_new + run.stager.docs_kept, run.stager.docs_new,
-                 (double)(host_now_ms() - started) / 1000.0);
+                 run.job_id, (long long)run.rows, run.ntables, run.docs_new + run.docs_kept,
+                 run.docs_new, (double)(host_now_ms() - started) / 1000.0);
     } else {
         documents_discard_stale(run.registry, run.job_id, run.connection_id);
         if (!run.failure.code[0])
