@@ -68,7 +68,7 @@ run_suite() {
 # run_fuzzers: every libFuzzer target for a bounded time from its seed corpus; each is a test.
 run_fuzzers() {
     local f name corpus
-    log "fuzzing the parsers of client input (${QUARRY_FUZZ_SECONDS:-15} s each)"
+    log "fuzzing the parsers of untrusted input (${QUARRY_FUZZ_SECONDS:-15} s each)"
     for f in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
         name=${f##*/fuzz_}
         corpus=$(mktemp -d)
@@ -93,7 +93,7 @@ cmd_test() {
     build build-asan -DQUARRY_SANITIZE=ON
     CC=clang cmake -S "$repo" -B "$repo/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUARRY_FUZZ=ON >/dev/null
     cmake --build "$repo/build-fuzz" -j"$(nproc)" --target fuzz_router fuzz_dburl fuzz_sqlsafety \
-        fuzz_conn_input >/dev/null
+        fuzz_conn_input fuzz_pg_copy >/dev/null
     run_suite build "release build"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
         LSAN_OPTIONS=suppressions="$repo/.ci/lsan.supp":print_suppressions=0 \

@@ -22,108 +22,27 @@ struct copy_read {
 };
 
 /* ------------------------------------------------------------------------ */
-/* COPY's text format                                                       */
+/* Rows                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static int hex_value(char c)
+/* One field of a row (NULL text for SQL NULL) into value i. */
+static int copy_field(void *userdata, int i, char *text, size_t len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int is_octal(char c)
-{
-    return c >= '0' && c <= '7';
-}
-
-/*
- * Undoes COPY's backslash escapes in place, as the server's COPY FROM reads
- * them: \b \f \n \r \t \v, up to three octal digits, \x and one or two hex
- * digits, and any other character after a backslash stands for itself.
- * Returns the decoded length, never more than `len`.
- */
-static size_t unescape(char *s, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c != '\\' || i + 1 == len) {
-            s[o++] = c;
-            continue;
-        }
-        c = s[++i];
-        switch (c) {
-        case 'b':
-            s[o++] = '\b';
-            break;
-        case 'f':
-            s[o++] = '\f';
-            break;
-        case 'n':
-            s[o++] = '\n';
-            break;
-        case 'r':
-            s[o++] = '\r';
-            break;
-        case 't':
-            s[o++] = '\t';
-            break;
-        case 'v':
-            s[o++] = '\v';
-            break;
-        case 'x':
-            if (i + 1 < len && hex_value(s[i + 1]) >= 0) {
-                int v = hex_value(s[++i]);
-                if (i + 1 < len && hex_value(s[i + 1]) >= 0)
-                    v = v * 16 + hex_value(s[++i]);
-                s[o++] = (char)v;
-            } else {
-                s[o++] = 'x';
-            }
-            break;
-        default:
-            if (is_octal(c)) {
-                int v = c - '0';
-                for (int k = 0; k < 2 && i + 1 < len && is_octal(s[i + 1]); k++)
-                    v = v * 8 + (s[++i] - '0');
-                s[o++] = (char)v;
-            } else {
-                s[o++] = c;
-            }
-        }
-    }
-    return o;
-}
-
-/* One field, `len` bytes at `text` (NUL-terminated by the caller), into value i. */
-static int copy_field(struct pg_rows *rs, int i, char *text, size_t len, struct quarry_error *err)
-{
-    if (len == 2 && text[0] == '\\' && text[1] == 'N') {
+    struct pg_rows *rs = userdata;
+    if (!text) {
         memset(&rs->vals[i], 0, sizeof(rs->vals[i]));
         rs->vals[i].type = QUARRY_VALUE_NULL;
         return 0;
     }
-    if (memchr(text, '\\', len)) {
-        len = unescape(text, len);
-        text[len] = '\0';
-    }
-    if (pg_value_convert_(rs->types[i], text, len, &rs->cells[i], &rs->vals[i]) != QUARRY_OK) {
-        pg_host_->error_set(err, QUARRY_ERR_NOMEM, "", 0, "out of memory decoding bytea");
-        return -1;
-    }
-    return 0;
+    return pg_value_convert_(rs->types[i], text, len, &rs->cells[i], &rs->vals[i]) == QUARRY_OK
+               ? 0
+               : -1;
 }
 
 /*
- * One CopyData message, one row ending in '\n', parsed in libpq's buffer
- * (which has a NUL past its end): each field is NUL-terminated where its
- * separator was, since the value conversion reads with strtoll, strtod and
- * PQunescapeBytea. Answers enum quarry_sink_answer, or -1 after filling `err`.
+ * One CopyData message, one row, parsed in libpq's buffer: each field ends
+ * up NUL-terminated, as the conversions (strtoll, strtod, PQunescapeBytea)
+ * need. Answers enum quarry_sink_answer, or -1 after filling `err`.
  */
 static int copy_row(struct pg_rows *rs, char *buf, size_t len, struct quarry_error *err)
 {
@@ -131,28 +50,14 @@ static int copy_row(struct pg_rows *rs, char *buf, size_t len, struct quarry_err
         rs->stopped = 1;
         return QUARRY_SINK_STOP;
     }
-    if (len == 0 || buf[len - 1] != '\n') {
+    int nfields = pg_copy_fields_(buf, len, rs->ncols, copy_field, rs);
+    if (nfields == PG_COPY_NO_NEWLINE) {
         pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", 0, "COPY sent a row without its newline");
         return -1;
     }
-    char *p = buf;
-    char *end = buf + len - 1;
-    int nfields = 0;
-    /* A row of a zero-column relation is an empty line, not one empty field. */
-    if (rs->ncols > 0 || p != end) {
-        for (;;) {
-            char *tab = memchr(p, '\t', (size_t)(end - p));
-            char *stop = tab ? tab : end;
-            if (nfields < rs->ncols) {
-                *stop = '\0';
-                if (copy_field(rs, nfields, p, (size_t)(stop - p), err) != 0)
-                    return -1;
-            }
-            nfields++;
-            if (!tab)
-                break;
-            p = tab + 1;
-        }
+    if (nfields == PG_COPY_FIELD_FAILED) {
+        pg_host_->error_set(err, QUARRY_ERR_NOMEM, "", 0, "out of memory decoding bytea");
+        return -1;
     }
     if (nfields != rs->ncols) {
         pg_host_->error_set(err, QUARRY_ERR_INTERNAL, "", 0,

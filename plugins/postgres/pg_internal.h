@@ -176,6 +176,25 @@ int pg_value_convert_(Oid oid, const char *text, size_t len, struct pg_cell *cel
                       struct quarry_value *out);
 void pg_cell_clear_(struct pg_cell *cell);
 
+/* ---- pg_copy_text.c ---- */
+
+/* Receives field i of a row: NUL-terminated `text` of `len` bytes, or NULL for SQL NULL. 0 or -1.
+ */
+typedef int (*pg_copy_field_fn)(void *userdata, int i, char *text, size_t len);
+
+#define PG_COPY_NO_NEWLINE (-1)   /* the row does not end in a newline */
+#define PG_COPY_FIELD_FAILED (-2) /* `fn` answered -1 */
+
+/*
+ * Splits one row of COPY's text format (`len` bytes ending in '\n', as one
+ * CopyData message holds it) in place: each field is unescaped and
+ * NUL-terminated where its separator was, and the first `ncols` go to `fn`
+ * in order. Returns the row's number of fields (more or fewer than `ncols`
+ * when the row does not match the columns), or PG_COPY_NO_NEWLINE or
+ * PG_COPY_FIELD_FAILED.
+ */
+int pg_copy_fields_(char *buf, size_t len, int ncols, pg_copy_field_fn fn, void *userdata);
+
 /* ---- pg_exec.c ---- */
 
 /*
