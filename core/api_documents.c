@@ -4,6 +4,7 @@
  * GET and DELETE /v1/documents/<id>.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_common.h"
@@ -12,6 +13,7 @@
 #include "export.h"
 #include "http.h"
 #include "ids.h"
+#include "registry.h"
 #include "router.h"
 
 #define DOCUMENTS_DEFAULT_PER_PAGE 50
@@ -113,24 +115,50 @@ static int check_document(struct http_exchange *ex, const char *id)
     return 0;
 }
 
+/* A document read and encoded on a worker: its content may be megabytes. */
+struct document_read {
+    char id[ID_UUID_LEN + 1];
+    int rc;
+    char *text; /* the reply, encoded; malloc'd */
+    size_t len;
+};
+
+static void document_read_run(void *arg)
+{
+    struct document_read *r = arg;
+    struct registry *registry = registry_thread();
+    r->rc = DOCS_ERROR;
+    json_t *doc = registry ? documents_get(registry, r->id, &r->rc) : NULL;
+    json_t *reply = doc ? json_pack("{s:o}", "document", doc) : NULL;
+    r->text = reply ? json_dumps(reply, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    r->len = r->text ? strlen(r->text) : 0;
+    json_decref(reply);
+}
+
+static void document_read_done(struct http_exchange *ex, void *arg)
+{
+    struct document_read *r = arg;
+    if (r->text)
+        http_reply_json_take(ex, 200, r->text, r->len);
+    else if (r->rc == DOCS_NOT_FOUND) /* deleted between the check and the read */
+        http_reply_error(ex, 404, "not_found", "document %s not found", r->id);
+    else
+        http_reply_error(ex, 500, "internal", "cannot read the document");
+    free(r);
+}
+
 static void handle_get(struct http_exchange *ex)
 {
-    struct app *app = http_app(ex);
-    char id[ID_UUID_LEN + 1];
-    snprintf(id, sizeof(id), "%s", http_param(ex, "id") ? http_param(ex, "id") : "");
-    id_uuid_lower(id);
-    if (check_document(ex, id) != 0)
-        return;
-    int rc;
-    json_t *doc = documents_get(app->registry, id, &rc);
-    if (!doc) {
-        if (rc == DOCS_NOT_FOUND)
-            http_reply_error(ex, 404, "not_found", "document %s not found", id);
-        else
-            http_reply_error(ex, 500, "internal", "cannot read the document");
+    struct document_read *r = calloc(1, sizeof(*r));
+    if (!r) {
+        http_reply_error(ex, 500, "internal", "out of memory");
         return;
     }
-    http_reply_json(ex, 200, json_pack("{s:o}", "document", doc));
+    snprintf(r->id, sizeof(r->id), "%s", http_param(ex, "id") ? http_param(ex, "id") : "");
+    id_uuid_lower(r->id);
+    if (check_document(ex, r->id) != 0 ||
+        http_defer(ex, document_read_run, document_read_done, r) != 0)
+        free(r);
 }
 
 static void handle_delete(struct http_exchange *ex)

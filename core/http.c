@@ -101,22 +101,45 @@ static void exchange_free(struct http_exchange *ex)
     free(ex);
 }
 
-static void send_typed(struct http_exchange *ex, int status, const char *type, const char *text,
-                       size_t len)
+/* Sends `buf` (may be NULL: no body) with the headers every reply carries, and ends the exchange.
+ */
+static void send_buffer(struct http_exchange *ex, int status, const char *type,
+                        struct evbuffer *buf)
 {
     struct evkeyvalq *headers = evhttp_request_get_output_headers(ex->req);
     evhttp_add_header(headers, "Content-Type", type);
     evhttp_add_header(headers, "X-Request-Id", ex->request_id);
     evhttp_add_header(headers, "Cache-Control", "no-store");
-    struct evbuffer *buf = evbuffer_new();
-    if (buf)
-        evbuffer_add(buf, text, len);
     log_debug("%s %s -> %d [%s]", ex->method_name, ex->path ? ex->path : "?", status,
               ex->request_id);
     evhttp_send_reply(ex->req, status, NULL, buf);
     if (buf)
         evbuffer_free(buf);
     exchange_free(ex);
+}
+
+static void send_typed(struct http_exchange *ex, int status, const char *type, const char *text,
+                       size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf)
+        evbuffer_add(buf, text, len);
+    send_buffer(ex, status, type, buf);
+}
+
+static void free_taken(const void *data, size_t len, void *arg)
+{
+    (void)len, (void)arg;
+    free((void *)data);
+}
+
+void http_reply_json_take(struct http_exchange *ex, int status, char *text, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    /* The connection's output takes the chain over; `text` is freed once it is sent. */
+    if (!buf || evbuffer_add_reference(buf, text, len, free_taken, NULL) != 0)
+        free(text);
+    send_buffer(ex, status, "application/json", buf);
 }
 
 static void send_body(struct http_exchange *ex, int status, const char *text, size_t len)

@@ -68,6 +68,12 @@ int http_body_json_any(struct http_exchange *exchange, json_t **out);
 /* Replies with `body` (reference stolen, even on failure). */
 void http_reply_json(struct http_exchange *exchange, int status, json_t *body);
 /*
+ * Replies with JSON already encoded, e.g. by a worker (a large body need not
+ * be encoded on the loop thread): `text` of `len` bytes, malloc'd, is taken
+ * and sent without a copy.
+ */
+void http_reply_json_take(struct http_exchange *exchange, int status, char *text, size_t len);
+/*
  * Replies with the error envelope:
  * {"error": {"code", "message", "request_id"}, "message", "error_code", "detail",
  * "description"}.
