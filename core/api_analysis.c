@@ -158,14 +158,13 @@ static void reply_stored(struct http_exchange *ex, enum snapshots_part part, con
         return;
     char *text = snapshots_get_text(app->registry, http_param(ex, "id"), version, part);
     char *body = NULL;
-    int len = -1;
     if (!text) {
         http_reply_error(ex, 404, "not_found", "snapshot version %d not found", version);
         return;
     }
     /* The id is a checked UUID and the key a literal: nothing here needs escaping. */
-    len = asprintf(&body, "{\"connection_id\":\"%s\",\"version\":%d,\"%s\":%s}",
-                   http_param(ex, "id"), version, key, text);
+    int len = asprintf(&body, "{\"connection_id\":\"%s\",\"version\":%d,\"%s\":%s}",
+                       http_param(ex, "id"), version, key, text);
     free(text);
     if (len < 0) {
         http_reply_error(ex, 500, "internal", "out of memory");
