@@ -111,6 +111,8 @@ struct linker {
     struct t2s_question *q;
     struct span *spans;
     size_t nspans;
+    const struct span **plural; /* spans a plural made: stem and text differ; by stem */
+    size_t nplural;
     struct cand *cands;
     size_t ncands;
     char (*table_words)[T2S_PHRASE];
@@ -203,11 +205,37 @@ static int searchable(const struct catalog_column *c)
     return 1;
 }
 
+/* bsearch: `words` against a span's text. */
+static int words_vs_text(const void *words, const void *span)
+{
+    return strcmp(words, ((const struct span *)span)->text);
+}
+
 static const struct span *find_span(const struct linker *k, const char *words)
 {
-    struct span key;
-    snprintf(key.text, sizeof(key.text), "%s", words);
-    return bsearch(&key, k->spans, k->nspans, sizeof(*k->spans), by_text);
+    return bsearch(words, k->spans, k->nspans, sizeof(*k->spans), words_vs_text);
+}
+
+static int by_stem_ref(const void *a, const void *b)
+{
+    const struct span *const *x = a, *const *y = b;
+    return strcmp((*x)->stem, (*y)->stem);
+}
+
+/* bsearch: `words` against a span's stem. */
+static int words_vs_stem(const void *words, const void *span_ref)
+{
+    return strcmp(words, (*(const struct span *const *)span_ref)->stem);
+}
+
+/* The span whose singular form spells `words` ("lawyers" for the value "Lawyer"), or NULL. */
+static const struct span *find_singular(const struct linker *k, const char *words)
+{
+    if (k->nplural == 0)
+        return NULL;
+    const struct span *const *found =
+        bsearch(words, k->plural, k->nplural, sizeof(*k->plural), words_vs_stem);
+    return found ? *found : NULL;
 }
 
 static void try_value(struct linker *k, size_t t, const struct catalog_column *c, const char *v,
@@ -220,6 +248,8 @@ static void try_value(struct linker *k, size_t t, const struct catalog_column *c
     if (!w[0])
         return;
     const struct span *s = find_span(k, w);
+    if (!s && (s = find_singular(k, w)))
+        weight *= 0.95; /* a value named in the plural: a little less sure than its own spelling */
     if (!s)
         return;
     if (s->len == 1 && (t2s_stopword_(s->text) || strlen(s->text) < 2))
@@ -326,9 +356,10 @@ void t2s_link_(const struct catalog *catalog, struct t2s_question *q, struct t2s
     struct linker k = {.catalog = catalog, .q = q};
     out->n = 0;
     k.spans = calloc(q->n * MAX_SPAN + 1, sizeof(*k.spans));
+    k.plural = calloc(q->n * MAX_SPAN + 1, sizeof(*k.plural));
     k.cands = calloc(MAX_CANDIDATES, sizeof(*k.cands));
     k.table_words = calloc(catalog->ntables + 1, sizeof(*k.table_words));
-    if (!k.spans || !k.cands || !k.table_words)
+    if (!k.spans || !k.plural || !k.cands || !k.table_words)
         goto out;
     for (size_t i = 0; i < catalog->ntables; i++)
         t2s_words_(catalog->tables[i].name, 1, k.table_words[i]);
@@ -338,6 +369,10 @@ void t2s_link_(const struct catalog *catalog, struct t2s_question *q, struct t2s
         link_columns(&k, &k.spans[i]);
     }
     qsort(k.spans, k.nspans, sizeof(*k.spans), by_text);
+    for (size_t i = 0; i < k.nspans; i++)
+        if (strcmp(k.spans[i].stem, k.spans[i].text) != 0)
+            k.plural[k.nplural++] = &k.spans[i];
+    qsort(k.plural, k.nplural, sizeof(*k.plural), by_stem_ref);
     link_values(&k);
     link_quoted(&k);
     qsort(k.cands, k.ncands, sizeof(*k.cands), by_rank);
@@ -355,6 +390,7 @@ void t2s_link_(const struct catalog *catalog, struct t2s_question *q, struct t2s
     qsort(out->l, out->n, sizeof(*out->l), by_start);
 out:
     free(k.spans);
+    free(k.plural);
     free(k.cands);
     free(k.table_words);
 }
