@@ -177,7 +177,12 @@ static size_t label_columns(const struct catalog_table *t, const struct catalog_
     out[1] = find_col(t, "last name");
     if (out[0] && out[1])
         return 2;
-    for (size_t i = 0; i < t->ncolumns; i++) {
+    /*
+     * Another noun's name (CompanyName) names an entity's row; in a fact
+     * table (an order's ShipName) it names something else: its key does.
+     */
+    int fact = t->role && strcmp(t->role, "fact") == 0;
+    for (size_t i = 0; !fact && i < t->ncolumns; i++) {
         char w[T2S_PHRASE];
         t2s_words_(t->columns[i].name, 1, w);
         size_t n = strlen(w);
