@@ -407,6 +407,19 @@ static const struct adjective *adjective_of(const char *w)
     return NULL;
 }
 
+/* 1 when `word` is one of the adjective's '|'-separated column words ("duration" for "longest"). */
+static int adjective_word(const struct adjective *a, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *w = a->columns; *w;) {
+        size_t len = strcspn(w, "|");
+        if (len == n && strncmp(w, word, n) == 0)
+            return 1;
+        w += len + (w[len] == '|');
+    }
+    return 0;
+}
+
 static int money_word(const char *w)
 {
     static const char *const words[] = {"spend",   "spent",    "spending", "revenue", "sales",
@@ -768,9 +781,15 @@ static void read_constructs(struct plan *p, struct reading *r)
                 !(i > 0 &&
                   tok_in(p, i - 1, (const char *[]){"highest", "best", "lowest", "worst", NULL})))
                 continue;
-            /* "what is the highest price": an aggregate; "which track has the highest price": a
-             * row. */
-            if (!which && !*a->columns) {
+            /*
+             * "what is the highest price" or "the longest flight duration", the measure
+             * named: an aggregate; "which track has the highest price" or "what is the
+             * longest track": a row.
+             */
+            int measure_named =
+                *a->columns && ((i + 1 < q->n && adjective_word(a, q->tok[i + 1].stem)) ||
+                                (i + 2 < q->n && adjective_word(a, q->tok[i + 2].stem)));
+            if (!which && (!*a->columns || measure_named)) {
                 p->agg = a->dir > 0 ? SQLGEN_MAX : SQLGEN_MIN;
                 r->agg_at = i + 1;
             } else {
