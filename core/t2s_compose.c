@@ -988,6 +988,13 @@ static int want_numeric(const struct catalog_column *c)
     return is_numeric(c) || is_date(c);
 }
 
+/* A quantity to add up or average: numeric, and not an id (its sum means nothing). */
+static int want_quantity(const struct catalog_column *c)
+{
+    return is_numeric(c) && c->pk_position == 0 && !sem_is(c, SEM_IDENTIFIER) &&
+           !sem_is(c, SEM_FOREIGN_KEY);
+}
+
 static const struct catalog_column *date_column(struct plan *p, size_t *table)
 {
     for (size_t k = 0; k < p->ntables; k++) {
@@ -1387,13 +1394,16 @@ static void place_values(struct plan *p)
 /* The measure: a linked column, or what an adjective or "spent" implies. */
 static void find_measure(struct plan *p)
 {
+    int (*want)(const struct catalog_column *) =
+        p->agg == SQLGEN_SUM || p->agg == SQLGEN_AVG ? want_quantity : want_numeric;
     if (p->order_link != NONE && p->links.l[p->order_link].kind == T2S_LINK_COLUMN) {
         p->measure = resolve(p, p->links.l[p->order_link].phrase, &p->measure_t,
-                             p->agg || p->super_dir ? want_numeric : NULL);
-        if (p->measure && p->agg == SQLGEN_AGG_NONE && !p->super_dir && !p->order_dir) {
-            /* "the number of X" on a column: treat as a projection */
-        }
-        return;
+                             p->agg || p->super_dir ? want : NULL);
+        if (p->measure || want != want_quantity)
+            return;
+        /* "total leave days": "leave" names an id, which is no quantity; look further. */
+        p->role[p->order_link] = W_NONE;
+        p->order_link = NONE;
     }
     if (p->order_link != NONE && p->links.l[p->order_link].kind == T2S_LINK_TABLE &&
         (p->links.l[p->order_link].table != p->subject || p->subject_link != NONE)) {
@@ -1412,8 +1422,8 @@ static void find_measure(struct plan *p)
     if (p->agg || p->super_dir)
         for (size_t i = 0; i < p->links.n; i++)
             if (p->links.l[i].kind == T2S_LINK_COLUMN && p->role[i] == W_NONE &&
-                want_numeric(p->links.l[i].column) && i != p->subject_link) {
-                p->measure = resolve(p, p->links.l[i].phrase, &p->measure_t, want_numeric);
+                want(p->links.l[i].column) && i != p->subject_link) {
+                p->measure = resolve(p, p->links.l[i].phrase, &p->measure_t, want);
                 if (p->measure) {
                     p->role[i] = W_MEASURE;
                     return;
