@@ -1250,6 +1250,12 @@ static void place_comparisons(struct plan *p, struct reading *r)
         }
         char a[T2S_PHRASE], b[T2S_PHRASE];
         if (c->average) {
+            /* "a budget above the average budget": the budget before is this one, not another. */
+            size_t before = link_before(p, c->at, 3);
+            if (before != NONE && before != l && p->role[before] == W_NONE &&
+                p->links.l[before].kind == T2S_LINK_COLUMN && p->links.l[before].column &&
+                strcasecmp(p->links.l[before].column->name, col->name) == 0)
+                p->role[before] = W_FILTER;
             add_filter(p, t, col, op, SQLGEN_NUMBER, NULL, NULL);
             p->filters[p->nfilters - 1].subquery_avg = 1;
         } else if (c->op == SQLGEN_IN) {

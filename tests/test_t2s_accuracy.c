@@ -35,7 +35,7 @@ struct floors {
 };
 static const struct floors FLOOR_CHINOOK = {47.0 / 47, 41.0 / 41};
 static const struct floors FLOOR_NORTHWIND = {42.0 / 42, 36.0 / 36};
-static const struct floors FLOOR_HR = {40.0 / 41, 30.0 / 31};
+static const struct floors FLOOR_HR = {41.0 / 41, 31.0 / 31};
 static const struct floors FLOOR_FLIGHTS = {40.0 / 42, 35.0 / 37};
 #define EPS 1e-9
 
