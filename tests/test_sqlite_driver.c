@@ -14,6 +14,7 @@
 #include <CUnit/CUnit.h>
 #include <sqlite3.h>
 
+#include "catalog_rec.h"
 #include "driver_testlib.h"
 #include "harness.h"
 #include "host.h"
@@ -143,204 +144,15 @@ static int run(struct quarry_conn *conn, const char *sql, int32_t timeout_ms, ui
     return dt_run(drv, conn, sql, timeout_ms, row_limit, out, err);
 }
 
-/* ------------------------------------------------------------------------ */
-/* A catalog sink that records what it gets                                 */
-/* ------------------------------------------------------------------------ */
-
-#define CAT_MAX 1024
-
-struct cat_table {
-    char *name;
-    int kind;
-    int64_t rows;
-};
-struct cat_column {
-    char *table, *name, *type, *dflt;
-    int ordinal, nullable, pk;
-};
-struct cat_fk {
-    char *table, *cols, *ref_table, *ref_cols;
-};
-struct cat_index {
-    char *table, *name, *cols;
-    int unique, primary;
-};
-
-struct cat_rec {
-    size_t stop_after_tables;
-    int stopped, after_stop, misordered;
-    char *current; /* the last table reported */
-    size_t ntables, ncolumns, nfks, nindexes;
-    struct cat_table tables[CAT_MAX];
-    struct cat_column columns[CAT_MAX];
-    struct cat_fk fks[CAT_MAX];
-    struct cat_index indexes[CAT_MAX];
-};
-
-/* Every entry must belong to the table reported last, and nothing may follow a STOP. */
-static void cat_check(struct cat_rec *r, const char *table)
-{
-    if (r->stopped)
-        r->after_stop++;
-    if (!r->current || !table || strcmp(r->current, table) != 0)
-        r->misordered++;
-}
-
-static int cat_table_cb(void *ud, const struct quarry_table_info *t)
-{
-    struct cat_rec *r = ud;
-    if (r->stopped)
-        r->after_stop++;
-    r->current = NULL;
-    if (r->ntables < CAT_MAX) {
-        struct cat_table *e = &r->tables[r->ntables];
-        e->name = strdup(t->name);
-        e->kind = t->kind;
-        e->rows = t->row_estimate;
-        r->current = e->name;
-    }
-    r->ntables++;
-    if (r->stop_after_tables && r->ntables >= r->stop_after_tables) {
-        r->stopped = 1;
-        return QUARRY_SINK_STOP;
-    }
-    return QUARRY_SINK_CONTINUE;
-}
-
-static int cat_column_cb(void *ud, const struct quarry_column_info *c)
-{
-    struct cat_rec *r = ud;
-    cat_check(r, c->table);
-    if (r->ncolumns < CAT_MAX) {
-        struct cat_column *e = &r->columns[r->ncolumns];
-        e->table = strdup(c->table);
-        e->name = strdup(c->name);
-        e->type = dup_or_null(c->type);
-        e->dflt = dup_or_null(c->default_value);
-        e->ordinal = c->ordinal;
-        e->nullable = c->nullable;
-        e->pk = c->pk_position;
-    }
-    r->ncolumns++;
-    return QUARRY_SINK_CONTINUE;
-}
-
-static int cat_fk_cb(void *ud, const struct quarry_foreign_key_info *fk)
-{
-    struct cat_rec *r = ud;
-    cat_check(r, fk->table);
-    if (r->nfks < CAT_MAX) {
-        struct cat_fk *e = &r->fks[r->nfks];
-        e->table = strdup(fk->table);
-        e->cols = join(fk->columns, fk->ncolumns);
-        e->ref_table = strdup(fk->ref_table);
-        e->ref_cols = join(fk->ref_columns, fk->ncolumns);
-    }
-    r->nfks++;
-    return QUARRY_SINK_CONTINUE;
-}
-
-static int cat_index_cb(void *ud, const struct quarry_index_info *ix)
-{
-    struct cat_rec *r = ud;
-    cat_check(r, ix->table);
-    if (r->nindexes < CAT_MAX) {
-        struct cat_index *e = &r->indexes[r->nindexes];
-        e->table = strdup(ix->table);
-        e->name = strdup(ix->name);
-        e->cols = join(ix->columns, ix->ncolumns);
-        e->unique = ix->unique;
-        e->primary = ix->primary;
-    }
-    r->nindexes++;
-    return QUARRY_SINK_CONTINUE;
-}
-
-static void cat_free(struct cat_rec *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < CAT_MAX; i++) {
-        free(r->tables[i].name);
-        free(r->columns[i].table);
-        free(r->columns[i].name);
-        free(r->columns[i].type);
-        free(r->columns[i].dflt);
-        free(r->fks[i].table);
-        free(r->fks[i].cols);
-        free(r->fks[i].ref_table);
-        free(r->fks[i].ref_cols);
-        free(r->indexes[i].table);
-        free(r->indexes[i].name);
-        free(r->indexes[i].cols);
-    }
-    free(r);
-}
-
 /* Introspects the file at `path`; the recorder is the caller's. */
 static struct cat_rec *introspect(const char *path, size_t stop_after_tables, int32_t timeout_ms,
                                   int *status, struct quarry_error *err)
 {
-    struct cat_rec *r = calloc(1, sizeof(*r));
     struct quarry_conn *conn = open_path(path);
-    struct host_call call;
-    struct quarry_catalog_sink sink;
-    memset(&sink, 0, sizeof(sink));
-    QUARRY_STRUCT_INIT(&sink);
-    sink.userdata = r;
-    sink.table = cat_table_cb;
-    sink.column = cat_column_cb;
-    sink.foreign_key = cat_fk_cb;
-    sink.index = cat_index_cb;
-    r->stop_after_tables = stop_after_tables;
-    host_call_init(&call, timeout_ms, 0);
-    host_error_init(err);
-    *status = conn ? drv->introspect(conn, &call.ctx, NULL, &sink, err) : -1;
-    if (*status != QUARRY_OK && *status != QUARRY_ERR_TIMEOUT)
-        fprintf(stderr, "\n  introspect %s: %s\n", path, err->message);
+    struct cat_rec *r =
+        dt_introspect(drv, conn, NULL, 0, stop_after_tables, timeout_ms, status, err);
     drv->close(conn);
     return r;
-}
-
-static const struct cat_table *find_table(const struct cat_rec *r, const char *name)
-{
-    for (size_t i = 0; i < r->ntables && i < CAT_MAX; i++)
-        if (strcmp(r->tables[i].name, name) == 0)
-            return &r->tables[i];
-    return NULL;
-}
-
-static const struct cat_column *find_column(const struct cat_rec *r, const char *table,
-                                            const char *name)
-{
-    for (size_t i = 0; i < r->ncolumns && i < CAT_MAX; i++)
-        if (strcmp(r->columns[i].table, table) == 0 && strcmp(r->columns[i].name, name) == 0)
-            return &r->columns[i];
-    return NULL;
-}
-
-static size_t count_columns(const struct cat_rec *r, const char *table)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->ncolumns && i < CAT_MAX; i++)
-        n += strcmp(r->columns[i].table, table) == 0;
-    return n;
-}
-
-static const struct cat_fk *find_fk(const struct cat_rec *r, const char *table, const char *cols)
-{
-    for (size_t i = 0; i < r->nfks && i < CAT_MAX; i++)
-        if (strcmp(r->fks[i].table, table) == 0 && strcmp(r->fks[i].cols, cols) == 0)
-            return &r->fks[i];
-    return NULL;
-}
-
-static const struct cat_index *find_index(const struct cat_rec *r, const char *name)
-{
-    for (size_t i = 0; i < r->nindexes && i < CAT_MAX; i++)
-        if (strcmp(r->indexes[i].name, name) == 0)
-            return &r->indexes[i];
-    return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
