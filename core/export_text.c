@@ -14,7 +14,8 @@ const char *export_format_name(int format)
     return format == EXPORT_JSONL ? "jsonl" : "markdown";
 }
 
-int export_text_reserve(struct export_text *t, size_t extra)
+/* Room for `extra` more bytes and the NUL; 0, or -1 (and `failed` set) when out of memory. */
+static int export_text_reserve(struct export_text *t, size_t extra)
 {
     if (t->len + extra + 1 <= t->cap)
         return 0;

@@ -23,8 +23,6 @@ struct export_text {
     int failed; /* out of memory: the content is incomplete */
 };
 
-/* Room for `extra` more bytes and the NUL; 0, or -1 (and `failed` set) when out of memory. */
-int export_text_reserve(struct export_text *t, size_t extra);
 /* Appends; out of memory sets `failed` and drops the bytes. */
 void export_text_add(struct export_text *t, const char *s, size_t n);
 void export_text_str(struct export_text *t, const char *s);
